@@ -1,0 +1,127 @@
+"""The only module that calls into the ``wandb`` SDK to open and close runs.
+
+Keeping every ``wandb.init``/``finish`` here makes ownership explicit (we always know which run we talk to)
+and keeps ``import wandb_ddp_bridge`` light: wandb is imported on first use only.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import _log
+from .config import BridgeConfig
+from .errors import BackendError
+
+if TYPE_CHECKING:
+    from wandb.sdk.wandb_run import Run
+
+__all__ = ["active_run", "finish", "init_new", "resume", "settings_for"]
+
+
+def active_run() -> Run | None:
+    """The process-global ``wandb.run`` (``None`` when no run is open)."""
+    import wandb
+
+    return wandb.run
+
+
+def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> Any:
+    import wandb
+
+    values: dict[str, Any] = {"init_timeout": init_timeout or config.init_timeout, "silent": True}
+    if config.base_url:
+        values["base_url"] = config.base_url
+    if config.api_key:
+        values["api_key"] = config.api_key
+    return wandb.Settings(**values)
+
+
+def init_new(config: BridgeConfig, *, run_config: dict[str, Any] | None = None) -> Run:
+    """Create the session's run (main process only)."""
+    import wandb
+
+    started = time.perf_counter()
+    try:
+        run = wandb.init(
+            project=config.project,
+            entity=config.entity,
+            name=config.name,
+            group=config.group,
+            job_type=config.job_type,
+            tags=list(config.tags) or None,
+            notes=config.notes,
+            mode=config.mode,
+            dir=config.dir,
+            config=run_config,
+            settings=settings_for(config),
+        )
+    except wandb.errors.Error as exc:
+        raise BackendError(_backend_message("create the run", config, exc)) from exc
+    _log.debug("created run %s in %.3fs", run.id, time.perf_counter() - started)
+    return run
+
+
+def resume(
+    *,
+    run_id: str,
+    project: str,
+    entity: str | None,
+    mode: str,
+    config: BridgeConfig,
+    dir: str | None = None,
+) -> Run:
+    """Re-open an existing run with ``resume="must"``: never creates a second run by accident."""
+    import wandb
+
+    started = time.perf_counter()
+    try:
+        run = wandb.init(
+            id=run_id,
+            project=project,
+            entity=entity,
+            resume="must",
+            mode=mode,  # type: ignore[arg-type]
+            dir=dir,
+            settings=settings_for(config),
+        )
+    except wandb.errors.UsageError as exc:
+        where = f"{entity}/{project}" if entity else project
+        raise BackendError(
+            f"cannot resume run {run_id!r} in {where}: the backend says it does not exist. Was it created "
+            f"against another base URL ({config.base_url or 'default'}) or another project/entity? ({exc})"
+        ) from exc
+    except wandb.errors.Error as exc:
+        raise BackendError(_backend_message(f"resume run {run_id!r}", config, exc)) from exc
+    _log.debug("resumed run %s in %.3fs", run.id, time.perf_counter() - started)
+    return run
+
+
+def finish(run: Run, *, exit_code: int) -> None:
+    """Finish ``run`` completely (history flushed, service stream closed) before anyone resumes it."""
+    started = time.perf_counter()
+    run.finish(exit_code=exit_code)
+    _log.debug("finished run %s (exit code %s) in %.3fs", run.id, exit_code, time.perf_counter() - started)
+
+
+def _backend_message(action: str, config: BridgeConfig, exc: BaseException) -> str:
+    return (
+        f"could not {action} on the W&B backend at {config.base_url or 'https://api.wandb.ai'} "
+        f"(mode={config.mode}): {exc}. Check the URL and your API key, or set on_backend_error='offline' "
+        "to keep training and sync later."
+    )
+
+
+def resume_offline(*, run_id: str, project: str, entity: str | None, config: BridgeConfig) -> Run:
+    """An offline run with the same id, for ``on_backend_error="offline"``: logs stay local until synced."""
+    import wandb
+
+    return wandb.init(
+        id=run_id,
+        project=project,
+        entity=entity,
+        mode="offline",
+        resume="allow",
+        dir=config.dir,
+        settings=settings_for(config),
+    )

@@ -1,0 +1,201 @@
+"""Config, file/directory and model artifacts, logged to a live W&B run.
+
+Nothing is logged until the whole artifact has been built: a missing path or a bad name raises before
+``run.log_artifact`` is called. ``log_artifact`` only queues the upload; ``run.finish()`` (and so every
+handoff and the end of the session) blocks until queued artifacts are committed, so waiting is optional:
+pass ``wait=True`` when the caller needs the committed version (``artifact.version``) right away.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from ..errors import ConfigError
+from .redact import redact
+
+if TYPE_CHECKING:
+    from wandb import Artifact
+    from wandb.sdk.wandb_run import Run
+
+__all__ = ["DEFAULT_IGNORE", "PathLike", "log_config", "log_files", "log_model"]
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+# Matched against every path component (and the path relative to the logged directory).
+DEFAULT_IGNORE: tuple[str, ...] = (
+    ".git",
+    ".hg",
+    ".svn",
+    "__pycache__",
+    "*.pyc",
+    "*.pyo",
+    ".DS_Store",
+    ".ipynb_checkpoints",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".venv",
+    "wandb",  # a run directory: live files that change while they are uploaded
+)
+
+
+def run_secrets(run: Any) -> list[str]:
+    """The API key the run authenticates with, so it is redacted even if a config repeats it."""
+    settings = getattr(run, "settings", None)
+    key = getattr(settings, "api_key", None)
+    return [key] if isinstance(key, str) and key else []
+
+
+def log_config(
+    run: Run,
+    cfg: Any,
+    *,
+    key: str | None = "config",
+    artifact: bool = True,
+    artifact_name: str | None = None,
+    wait: bool = False,
+) -> Artifact | None:
+    """Store the redacted ``cfg`` in ``run.config[key]`` (top level when ``key`` is None) and, unless
+    ``artifact=False``, as a ``config``-type artifact holding ``config.yaml``. Returns that artifact."""
+    import yaml
+
+    from .redact import to_plain
+
+    source = to_plain(cfg) if isinstance(cfg, (str, os.PathLike)) else cfg
+    plain = redact(source, secrets=run_secrets(run))
+    if not isinstance(plain, dict):
+        raise ConfigError(
+            f"a config must be a mapping (dict, OmegaConf DictConfig, dataclass, ...), "
+            f"got {type(cfg).__name__}"
+        )
+    config: Any = run.config
+    config.update(plain if key is None else {key: plain}, allow_val_change=True)
+    if not artifact:
+        return None
+    text = yaml.safe_dump(plain, sort_keys=False, allow_unicode=True)
+    art = _new_artifact(artifact_name or _safe_name(key or "config"), "config")
+    with art.new_file("config.yaml", mode="w", encoding="utf-8") as fh:
+        fh.write(text)
+    return _log(run, art, aliases=None, wait=wait)
+
+
+def log_files(
+    run: Run,
+    paths: PathLike | Iterable[PathLike],
+    *,
+    name: str,
+    type: str = "dataset",
+    ignore: Sequence[str] = DEFAULT_IGNORE,
+    aliases: Sequence[str] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    wait: bool = False,
+) -> Artifact:
+    """One artifact holding every file given and every file below every directory given (recursively,
+    skipping ``ignore`` patterns). Each path appears under its own base name. Identical content gives the
+    same digest, which W&B deduplicates: no new version is created."""
+    files = collect_files(paths, ignore=ignore)
+    art = _new_artifact(name, type, metadata=metadata, description=description)
+    for local, inside in files:
+        art.add_file(str(local), name=inside)
+    return _log(run, art, aliases=aliases, wait=wait)
+
+
+def log_model(
+    run: Run,
+    path: PathLike,
+    *,
+    name: str,
+    aliases: Sequence[str] | None = ("latest",),
+    type: str = "model",
+    metadata: Mapping[str, Any] | None = None,
+    wait: bool = False,
+) -> Artifact:
+    """A model artifact from a weights file or a directory; an ``s3://`` URI becomes a reference artifact."""
+    if isinstance(path, str) and path.startswith("s3://"):
+        from .s3 import log_s3_reference
+
+        return log_s3_reference(run, path, name=name, type=type, aliases=aliases, wait=wait)
+    return log_files(run, [path], name=name, type=type, aliases=aliases, metadata=metadata, wait=wait)
+
+
+def collect_files(
+    paths: PathLike | Iterable[PathLike], *, ignore: Sequence[str] = DEFAULT_IGNORE
+) -> list[tuple[Path, str]]:
+    """``(local path, name inside the artifact)`` for every file to log, sorted; raises before anything is
+    logged when a path is missing, two entries collide, or nothing is left to log."""
+    given = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not given:
+        raise ValueError("no paths given: pass at least one file or directory")
+    out: dict[str, Path] = {}
+    for item in given:
+        p = Path(os.fspath(item))
+        if not p.exists():
+            raise FileNotFoundError(f"cannot log {str(p)!r}: no such file or directory (nothing was logged)")
+        base = p.resolve().name
+        if p.is_file():
+            _add(out, base, p)
+            continue
+        for root, dirs, names in os.walk(p):
+            rel_root = Path(root).relative_to(p)
+            dirs[:] = sorted(d for d in dirs if not _ignored(rel_root / d, ignore))
+            for n in sorted(names):
+                rel = rel_root / n
+                if not _ignored(rel, ignore):
+                    _add(out, f"{base}/{rel.as_posix()}", Path(root) / n)
+    if not out:
+        raise ValueError(
+            f"nothing to log: {[os.fspath(g) for g in given]} hold no files "
+            f"outside the ignore list {list(ignore)}"
+        )
+    return [(local, inside) for inside, local in sorted(out.items())]
+
+
+def _add(out: dict[str, Path], inside: str, local: Path) -> None:
+    if inside in out and out[inside].resolve() != local.resolve():
+        raise ValueError(
+            f"two paths map to {inside!r} in the artifact: {str(out[inside])!r} and {str(local)!r}"
+        )
+    out[inside] = local
+
+
+def _ignored(rel: Path, patterns: Sequence[str]) -> bool:
+    posix = rel.as_posix()
+    return any(
+        fnmatch.fnmatch(posix, pat) or any(fnmatch.fnmatch(part, pat) for part in rel.parts)
+        for pat in patterns
+    )
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "config"
+
+
+def _new_artifact(
+    name: str, type: str, *, metadata: Mapping[str, Any] | None = None, description: str | None = None
+) -> Artifact:
+    import wandb
+
+    try:
+        return wandb.Artifact(
+            name,
+            type=type,
+            description=description,
+            metadata=redact(dict(metadata)) if metadata else None,
+        )
+    except ValueError as exc:
+        raise ValueError(f"invalid artifact name or type ({name!r}, {type!r}): {exc}") from None
+
+
+def _log(run: Run, art: Artifact, *, aliases: Sequence[str] | None, wait: bool) -> Artifact:
+    logged = run.log_artifact(art, aliases=list(aliases) if aliases else None)
+    log.debug("logged artifact %s (type %s) to run %s", art.name, art.type, getattr(run, "id", "?"))
+    if wait:
+        logged.wait()
+    return logged

@@ -1,0 +1,104 @@
+"""attach(): a training process re-joins the run its parent handed off.
+
+Call it in any child training process (Ultralytics' DDP worker, a torchrun script, a custom loop). On global
+rank 0 it resumes the handed-off run with ``resume="must"`` (never a second run); on every other rank it
+returns ``None`` and touches nothing. ``detach()`` finishes what ``attach()`` opened, exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from . import _log, _wandb
+from .config import BridgeConfig
+from .env import HANDOFF_ENV_VAR, HandoffDescriptor, read_descriptor
+from .errors import AttachError
+from .ranks import is_main_process
+
+if TYPE_CHECKING:
+    from wandb.sdk.wandb_run import Run
+
+__all__ = ["attach", "attached", "attached_run", "detach"]
+
+# The run this process opened through attach(); None when it holds none (or only borrows the parent's).
+_attached: Run | None = None
+
+
+def attach() -> Run | None:
+    """Re-attach global rank 0 to the handed-off run; ``None`` on other ranks. Idempotent."""
+    global _attached
+    if not is_main_process():
+        _log.debug("attach(): not global rank 0, nothing to do")
+        return None
+    descriptor = read_descriptor()
+    if descriptor is None:
+        raise AttachError(
+            f"attach() found no handed-off run: ${HANDOFF_ENV_VAR} is not set. Call it only in training code "
+            "that runs inside `with session.handoff():` (or in a process started from there)."
+        )
+    current = _wandb.active_run()
+    if current is not None:
+        if current.id != descriptor.run_id:
+            raise AttachError(
+                f"attach(): this process already has W&B run {current.id!r} open, but the handed-off run is "
+                f"{descriptor.run_id!r}. Finish the other run first; one process logs to one run."
+            )
+        return current  # already attached, or the in-process fast path: the session's own run
+    if descriptor.parent_holds_run:
+        raise AttachError(
+            f"attach(): run {descriptor.run_id!r} is still open in the parent process (in-process fast path), "
+            "so a child process cannot resume it. Use `session.handoff(model, fast_path='never')` or "
+            "`session.handoff()` without a model when training runs in child processes."
+        )
+    _attached = _resume(descriptor)
+    return _attached
+
+
+def detach(*, exit_code: int = 0) -> None:
+    """Finish the attachment made by :func:`attach` (no-op if there is none or it already ended)."""
+    global _attached
+    run, _attached = _attached, None
+    if run is None:
+        return
+    if _wandb.active_run() is not run:
+        _log.debug("detach(): run %s was already finished by someone else", run.id)
+        return
+    _wandb.finish(run, exit_code=exit_code)
+
+
+def attached_run() -> Run | None:
+    """The run this process opened through :func:`attach`, if still held."""
+    return _attached
+
+
+@contextmanager
+def attached() -> Iterator[Run | None]:
+    """``with attached() as run:`` — attach, then detach with exit code 1 if the block raised."""
+    run = attach()
+    try:
+        yield run
+    except BaseException:
+        detach(exit_code=1)
+        raise
+    detach(exit_code=0)
+
+
+def _resume(descriptor: HandoffDescriptor) -> Run:
+    config = BridgeConfig.resolve(
+        project=descriptor.project,
+        entity=descriptor.entity,
+        base_url=descriptor.base_url,
+        mode=descriptor.mode,
+        dir=descriptor.dir,
+        init_timeout=descriptor.init_timeout,
+    )
+    return _wandb.resume(
+        run_id=descriptor.run_id,
+        project=descriptor.project,
+        entity=descriptor.entity,
+        mode=descriptor.mode,
+        config=config,
+        dir=descriptor.dir,
+    )

@@ -1,0 +1,195 @@
+"""Handoff: the training phase of a session.
+
+Enter: close the run completely (flushed) and export the handoff descriptor into ``os.environ``, so that the
+training process(es) re-attach with ``attach()``. Exit (also on error): restore the environment exactly and
+resume the same run with ``resume="must"``; if the block raised, record the failure and re-raise unchanged.
+
+In-process fast path: when the handoff was given a model and training turns out to run in this very process
+(CPU, one GPU, or a script already under torchrun), the run stays open and the bridge callbacks log into it
+directly; this saves a finish and two inits. A DDP spawn calls :func:`release_parent_run` first, which closes
+the run so the worker can resume it. ``fast_path="never"`` always closes at enter.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import replace
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from . import _log, _wandb
+from .env import HANDOFF_ENV_VAR, HandoffDescriptor, exported
+from .errors import BackendError, BridgeError
+
+if TYPE_CHECKING:
+    from wandb.sdk.wandb_run import Run
+
+    from .session import Session
+
+__all__ = ["Handoff", "active_handoff", "release_parent_run"]
+
+_active: Handoff | None = None
+
+
+def active_handoff() -> Handoff | None:
+    """The handoff currently open in this process, if any."""
+    return _active
+
+
+def release_parent_run() -> None:
+    """Close the run if this process still holds it (fast path) — call before spawning training workers."""
+    if _active is not None:
+        _active.release()
+
+
+class Handoff:
+    """Context manager returned by ``Session.handoff()``; ``h.train(...)`` runs Ultralytics training."""
+
+    def __init__(self, session: Session, *, model: Any = None, fast_path: str = "auto") -> None:
+        self._session = session
+        self._model = model
+        self._fast_path = fast_path
+        self._stack = ExitStack()
+        self._descriptor: HandoffDescriptor | None = None
+        self._holding: Run | None = None
+        self.result: Any = None
+
+    @property
+    def model(self) -> Any:
+        return self._model
+
+    @property
+    def descriptor(self) -> HandoffDescriptor | None:
+        """What children read from the environment (``None`` off the main process)."""
+        return self._descriptor
+
+    @property
+    def holds_run(self) -> bool:
+        """True while the parent keeps the run open for in-process training (fast path)."""
+        return self._holding is not None
+
+    def __enter__(self) -> Handoff:
+        global _active
+        session = self._session
+        session._enter_handoff()
+        try:
+            if session.is_main_process and session._run is not None:
+                run = session._run
+                keep_open = self._model is not None and self._fast_path == "auto"
+                self._descriptor = HandoffDescriptor(
+                    run_id=run.id,
+                    project=run.project or session.config.project,
+                    entity=run.entity or session.config.entity,
+                    base_url=session.config.base_url,
+                    mode=session.config.mode,
+                    dir=session.config.dir,
+                    devices=session.config.devices,
+                    init_timeout=session.config.init_timeout,
+                    parent_holds_run=keep_open,
+                )
+                if keep_open:
+                    self._holding = run
+                else:
+                    _wandb.finish(run, exit_code=0)
+                self._stack.enter_context(exported(self._descriptor.environ(session.config)))
+            if self._model is not None:
+                from .integrations import ultralytics as ul
+
+                ul.prepare_model(self._model)
+        except BaseException:
+            self._stack.close()
+            session._leave_handoff(None, self._reopen(None))
+            raise
+        _active = self
+        _log.debug("handed off run %s (fast path: %s)", session.id, self.holds_run)
+        return self
+
+    def release(self) -> None:
+        """Finish the run the parent holds (fast path) so a child process can resume it. Idempotent."""
+        run, self._holding = self._holding, None
+        if run is None or self._descriptor is None:
+            return
+        if _wandb.active_run() is run:
+            _wandb.finish(run, exit_code=0)
+        self._descriptor = replace(self._descriptor, parent_holds_run=False)
+        os.environ[HANDOFF_ENV_VAR] = self._descriptor.to_json()
+        _log.debug("released run %s for child processes", run.id)
+
+    def train(self, **train_kwargs: Any) -> Any:
+        """Run Ultralytics training on the handed-off model; returns what ``model.train`` returns.
+
+        ``device`` defaults to the config's ``devices``; ``trainer=`` may name your own trainer class.
+        ``h.result`` then holds the save dir and the best/last weights.
+        """
+        if self._model is None:
+            raise BridgeError(
+                "h.train(): this handoff has no model. Pass it when handing off: "
+                "`with s.handoff(model) as h: h.train(...)`, or call your own training code in the block."
+            )
+        from .integrations import ultralytics as ul
+
+        outcome = ul.train(self._model, devices=self._session.config.devices, **train_kwargs)
+        self.result = outcome
+        return outcome.results
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        global _active
+        _active = None
+        self._stack.close()  # environment back exactly as before, before anything else can fail
+        run = self._reopen(exc)
+        self._session._leave_handoff(exc, run)
+
+    def _reopen(self, exc: BaseException | None) -> Run | None:
+        """The run for the post phase: still open (fast path), or resumed with retries."""
+        session = self._session
+        held, self._holding = self._holding, None
+        if not session.is_main_process or session._run is None:
+            return None
+        if held is not None and _wandb.active_run() is held:
+            return held
+        previous = session._run
+        attempts = session.config.resume_attempts
+        delay = 1.0
+        for attempt in range(1, attempts + 1):
+            try:
+                return _wandb.resume(
+                    run_id=previous.id,
+                    project=previous.project or session.config.project,
+                    entity=previous.entity or session.config.entity,
+                    mode=session.config.mode,
+                    config=session.config,
+                    dir=session.config.dir,
+                )
+            except BackendError as error:
+                if attempt == attempts:
+                    if session.config.on_backend_error == "offline":
+                        return _resume_offline(session, previous)
+                    if exc is not None:
+                        # keep the training error primary; say loudly that post-training is lost
+                        print(f"wandb-ddp-bridge: {error}", file=sys.stderr)
+                        return None
+                    raise
+                _log.warn_once(f"resume attempt {attempt}/{attempts} failed: {error}; retrying")
+                time.sleep(delay)
+                delay *= 2
+        return None  # unreachable: the loop returns or raises
+
+
+def _resume_offline(session: Session, previous: Run) -> Run:
+    """Keep the post-training logs locally, under the same run id, and say how to sync them."""
+    config = replace(session.config, mode="offline")
+    run = _wandb.resume_offline(run_id=previous.id, project=previous.project or config.project,
+                                entity=previous.entity or config.entity, config=config)
+    where = f"-e {previous.entity} " if previous.entity else ""
+    print(
+        "wandb-ddp-bridge: the W&B backend is unreachable; post-training logs go to an OFFLINE copy of run "
+        f"{previous.id}. Sync them into the same run later with:\n"
+        f"  wandb sync --id {previous.id} -p {previous.project} {where}{run.dir.rsplit('/files', 1)[0]}",
+        file=sys.stderr,
+    )
+    return run

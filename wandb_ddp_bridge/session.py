@@ -1,0 +1,342 @@
+"""Session: one W&B run across pre-training, training (handed off) and post-training.
+
+Only global rank 0 ever creates, resumes or finishes the run. Every other rank gets the same Session object
+running the same phase checks, with every W&B call turned into a no-op, so callers never branch on rank.
+Nothing contacts W&B before ``__enter__``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from os import PathLike
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from . import _log, _wandb
+from .config import BridgeConfig
+from .env import EnvSnapshot
+from .errors import PhaseError
+from .phases import Phase, check_method, next_phase
+from .ranks import detect_world
+
+if TYPE_CHECKING:
+    from wandb.sdk.wandb_run import Run
+
+    from .handoff import Handoff
+
+__all__ = ["Session", "active_session", "exit_code_for", "wandb_session"]
+
+_active: Session | None = None
+
+
+def active_session() -> Session | None:
+    """The session currently open in this process, if any."""
+    return _active
+
+
+def exit_code_for(exc: BaseException | None) -> int:
+    """The process-style exit code a run should end with when ``exc`` ended its block."""
+    if exc is None:
+        return 0
+    if isinstance(exc, SystemExit):
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    return 1
+
+
+class Session:
+    """A phase-checked W&B run. Create it with :func:`wandb_session`; use it as a context manager."""
+
+    def __init__(self, config: BridgeConfig, *, adopted_run: Run | None = None) -> None:
+        self.config = config
+        self._phase = Phase.NEW
+        self._run: Run | None = adopted_run
+        self._adopted = adopted_run is not None
+        self._is_main = detect_world().is_main
+        self._env_before: EnvSnapshot | None = None
+        self._training_failed: str | None = None
+        self._markers: dict[str, float] = {}
+        self._handoffs = 0
+
+    # ----------------------------------------------------------------- state
+    @property
+    def phase(self) -> Phase:
+        return self._phase
+
+    @property
+    def is_main_process(self) -> bool:
+        return self._is_main
+
+    @property
+    def run(self) -> Run | None:
+        """The live run in PRE/POST on the main process; ``None`` elsewhere."""
+        return self._run if self._phase in (Phase.PRE, Phase.POST) else None
+
+    @property
+    def id(self) -> str | None:
+        return self._run.id if self._run is not None else None
+
+    @property
+    def url(self) -> str | None:
+        if self._run is None:
+            return None
+        try:
+            return self._run.url
+        except Exception:  # offline runs have no URL
+            return None
+
+    @property
+    def training_failed(self) -> bool:
+        return self._training_failed is not None
+
+    # ----------------------------------------------------------- lifecycle
+    def __enter__(self) -> Session:
+        global _active
+        self._phase = next_phase(self._phase, "enter")
+        try:
+            if _active is not None:
+                raise PhaseError(
+                    "wandb_session(): another session is already open in this process (run "
+                    f"{_active.id!r}); nest your work inside it or finish it first: one process, one session"
+                )
+            self._env_before = EnvSnapshot.capture_prefix("WANDB_")
+            if self._is_main:
+                self._open_run()
+        except BaseException:
+            self._phase = Phase.NEW
+            raise
+        _active = self
+        self._mark("pre_start")
+        _log.debug("session entered (run %s, %s)", self.id, self.config.describe())
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close(exc)
+
+    def _close(self, exc: BaseException | None) -> None:
+        global _active
+        nxt = next_phase(self._phase, "exit")
+        exit_code = exit_code_for(exc)
+        if exit_code == 0 and self._training_failed is not None:
+            exit_code = 1  # a handoff failed and the caller swallowed it: the run still ended failed
+        try:
+            if self._is_main and self._run is not None:
+                self._mark(f"{self._phase_key()}_end")
+                if exc is not None:
+                    self._record_failure(exc)
+                _wandb.finish(self._run, exit_code=exit_code)
+        finally:
+            self._phase = nxt
+            _active = None
+            if self._env_before is not None:
+                # wandb exports WANDB_SERVICE on first use; nothing WANDB_* outlives the session
+                self._env_before.restore(prefix="WANDB_")
+            _log.debug("session finished (exit code %s)", exit_code)
+
+    def _open_run(self) -> None:
+        current = _wandb.active_run()
+        if self._adopted:
+            if current is not self._run:
+                raise PhaseError(
+                    "wandb_session.adopt(run): that run is not the active wandb run any more (it was "
+                    "finished?); adopt a run that is still open"
+                )
+            return
+        if current is not None:
+            raise PhaseError(
+                f"wandb_session(): a W&B run ({current.id!r}) is already open in this process, probably from "
+                "your own wandb.init(). Remove that call and let the session create the run, or hand it "
+                "over with `wandb_session.adopt(run)`"
+            )
+        self._run = _wandb.init_new(self.config)
+
+    # ------------------------------------------------------------- handoff
+    def handoff(self, model: Any = None, *, fast_path: str | None = None) -> Handoff:
+        """Hand the run to training for the ``with`` block; resume it (``resume="must"``) afterwards."""
+        from .handoff import Handoff
+
+        return Handoff(self, model=model, fast_path=fast_path or self.config.fast_path)
+
+    def _enter_handoff(self) -> Phase:
+        before = self._phase
+        self._phase = next_phase(self._phase, "handoff")
+        self._handoffs += 1
+        if self._is_main and self._run is not None:
+            self._mark(f"{'pre' if before is Phase.PRE else 'post'}_end")
+            self._mark(f"training{self._suffix()}_start")
+        return before
+
+    def _leave_handoff(self, exc: BaseException | None, run: Run | None) -> None:
+        self._phase = next_phase(self._phase, "return")
+        self._run = run if self._is_main else None
+        if self._is_main and self._run is not None:
+            self._mark(f"training{self._suffix()}_end")
+            self._mark(f"post{self._suffix()}_start")
+            if exc is not None:
+                self._record_failure(exc)
+        if exc is not None:
+            self._training_failed = f"{type(exc).__name__}: {exc}"
+
+    def _suffix(self) -> str:
+        return "" if self._handoffs <= 1 else f"_{self._handoffs}"
+
+    def _phase_key(self) -> str:
+        return "pre" if self._handoffs == 0 else f"post{self._suffix()}"
+
+    # ------------------------------------------------------------- logging
+    def log(self, data: Mapping[str, Any]) -> None:
+        """Log metrics. In PRE they go to the summary (see docs: a history row there would advance the
+        step counter and make older Ultralytics releases drop their per-epoch rows); in POST to history."""
+        check_method(self._phase, "log")
+        if self._run is None:
+            return
+        if self._phase is Phase.PRE:
+            self._run.summary.update(dict(data))
+        else:
+            self._run.log(dict(data))
+
+    @property
+    def summary(self) -> MutableMapping[str, Any]:
+        """The run summary; writes are phase-checked when they happen."""
+        return _SummaryView(self)
+
+    def save_config(self, cfg: Any, *, key: str = "config", artifact: bool = True) -> Any:
+        """Store a redacted copy of ``cfg`` in the run config (under ``key``) and as a ``config`` artifact."""
+        check_method(self._phase, "save_config")
+        if self._run is None:
+            return None
+        from . import artifacts
+
+        return artifacts.log_config(self._run, cfg, key=key, artifact=artifact)
+
+    def save_artifacts(
+        self, paths: str | PathLike[str] | Iterable[str | PathLike[str]], *, name: str, type: str = "dataset"
+    ) -> Any:
+        """Files and directories as one artifact (unchanged content makes no new version)."""
+        check_method(self._phase, "save_artifacts")
+        if self._run is None:
+            return None
+        from . import artifacts
+
+        return artifacts.log_files(self._run, paths, name=name, type=type)
+
+    def save_metadata(self, metadata: Mapping[str, Any] | None = None) -> Any:
+        """Job metadata (git commit, versions, launcher, world size...) into config["job"] and the summary."""
+        check_method(self._phase, "save_metadata")
+        if self._run is None:
+            return None
+        from . import artifacts
+
+        return artifacts.log_metadata(self._run, metadata)
+
+    def log_s3_artifact(
+        self,
+        s3_uri: str,
+        name: str,
+        type: str = "model",
+        *,
+        checksum: bool = False,
+        aliases: Iterable[str] | None = None,
+    ) -> Any:
+        """An artifact holding a reference to an S3 object or prefix."""
+        check_method(self._phase, "log_s3_artifact")
+        if self._run is None:
+            return None
+        from . import artifacts
+
+        return artifacts.log_s3_reference(
+            self._run, s3_uri, name=name, type=type, checksum=checksum, aliases=aliases
+        )
+
+    def log_model(
+        self, path: str | PathLike[str], name: str = "model", *, aliases: Iterable[str] = ("latest",)
+    ) -> Any:
+        """A model file as a ``model`` artifact, e.g. ``s.log_model(h.result.best)``."""
+        check_method(self._phase, "log_model")
+        if self._run is None:
+            return None
+        from . import artifacts
+
+        return artifacts.log_model(self._run, path, name=name, aliases=tuple(aliases))
+
+    # ------------------------------------------------------------- helpers
+    def _mark(self, key: str) -> None:
+        """Phase boundary times in the summary (summary writes never advance the history step)."""
+        if self._run is None:
+            return
+        now = time.time()
+        self._markers[key] = now
+        start_key = key[: -len("_end")] + "_start" if key.endswith("_end") else None
+        if start_key and start_key in self._markers:
+            self._markers[key[: -len("_end")] + "_seconds"] = round(now - self._markers[start_key], 3)
+        self._run.summary["bridge_phases"] = dict(self._markers)
+
+    def _record_failure(self, exc: BaseException) -> None:
+        if self._run is None:
+            return
+        reason = f"{type(exc).__name__}: {exc}"[:1000]
+        self._run.summary.update({"bridge_failed": True, "bridge_failure": reason})
+
+
+class _SummaryView(MutableMapping[str, Any]):
+    """``s.summary[...]`` that checks the phase at each write and is a no-op off the main process."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _target(self, write: bool) -> Any:
+        if write:
+            check_method(self._session.phase, "summary")
+        run = self._session._run
+        return run.summary if run is not None and self._session.phase in (Phase.PRE, Phase.POST) else None
+
+    def __getitem__(self, key: str) -> Any:
+        target = self._target(write=False)
+        if target is None:
+            raise KeyError(key)
+        return target[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        target = self._target(write=True)
+        if target is not None:
+            target[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        target = self._target(write=True)
+        if target is not None:
+            del target[key]
+
+    def __iter__(self) -> Iterator[str]:
+        target = self._target(write=False)
+        return iter(list(target.keys())) if target is not None else iter(())
+
+    def __len__(self) -> int:
+        target = self._target(write=False)
+        return len(list(target.keys())) if target is not None else 0
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        target = self._target(write=True)
+        if target is not None:
+            target.update(dict(*args, **kwargs))
+
+
+class _SessionFactory:
+    """``wandb_session(cfg, **overrides)`` and ``wandb_session.adopt(run)``."""
+
+    def __call__(self, cfg: Any = None, /, **overrides: Any) -> Session:
+        """A new (not yet started) session; ``cfg`` as accepted by :meth:`BridgeConfig.resolve`."""
+        return Session(BridgeConfig.resolve(cfg, **overrides))
+
+    def adopt(self, run: Run, cfg: Any = None, /, **overrides: Any) -> Session:
+        """Take over a run you opened yourself with ``wandb.init``; the session then finishes it."""
+        base = {"project": run.project, "entity": run.entity}
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return Session(BridgeConfig.resolve(cfg, **base), adopted_run=run)
+
+
+wandb_session = _SessionFactory()
