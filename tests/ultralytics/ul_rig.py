@@ -112,7 +112,7 @@ def _patch_worker_for_cpu() -> None:
 
 
 def _old_style() -> bool:
-    """8.3.0-era trainers take the world size as an argument of ``_do_train`` instead of computing it in ``__init__``."""
+    """8.3.0-era trainers get the world size as an argument of ``_do_train`` (later: from ``__init__``)."""
     from ultralytics.engine.trainer import BaseTrainer
 
     return "world_size" in inspect.signature(BaseTrainer._do_train).parameters
@@ -171,4 +171,3 @@ class CPUDDPDetectionTrainer(DetectionTrainer):  # type: ignore[misc]
                 ddp_cleanup(self, str(file))
             return None
         return self._do_train(int(os.environ["WORLD_SIZE"]))
-

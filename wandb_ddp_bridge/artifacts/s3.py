@@ -11,6 +11,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
@@ -120,7 +121,10 @@ def log_s3_reference(
     if checksum:
         _check_exists(parsed)
     try:
-        entries = art.add_reference(str(parsed), checksum=checksum, max_objects=max_objects)
+        # An object keeps its base name as entry name with or without checksums (W&B would use the whole
+        # key without them); a prefix keeps W&B's layout.
+        entry_name = None if parsed.is_prefix or checksum else PurePosixPath(parsed.key).name
+        entries = art.add_reference(str(parsed), name=entry_name, checksum=checksum, max_objects=max_objects)
     except Exception as exc:  # the W&B client wraps boto3 errors (credentials, endpoint) in its own types
         raise RuntimeError(f"could not reference {uri!r} (nothing was logged): {exc}") from exc
     if not entries:

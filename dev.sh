@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# One entry point for newcomers and CI: builds (and caches) the virtual environment, then runs a task.
+#
+#   bash dev.sh demo            # the three-phase demo on the embedded local W&B server
+#   bash dev.sh test            # the test suite (what CI runs)
+#   bash dev.sh nox -s lint typecheck tests docs
+#   bash dev.sh shell           # a shell inside the environment
+#
+# The venv lives outside the checkout, keyed by a hash of the dependency spec, so a clean clone reuses it.
+# torch is pinned HERE only (the library itself leaves torch to its users).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+TORCH_PINS="torch==2.14.1 torchvision==0.29.1"
+EXTRAS="test,dev,docs"
+# only the dependency spec counts: editing anything else in pyproject.toml keeps the venv
+DEPS=$(python3 -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print(p["dependencies"], sorted(p["optional-dependencies"].items()))')
+SPEC_HASH=$( (echo "$DEPS"; echo "$TORCH_PINS $EXTRAS"; python3 --version) | sha256sum | cut -c1-16)
+VENV="${WDB_VENV_ROOT:-$HOME/.cache/wandb-ddp-bridge}/venv-$SPEC_HASH"
+
+if [ ! -x "$VENV/.ready" ]; then
+  echo "dev.sh: creating $VENV (first run downloads/installs torch, ultralytics, wandb: a few minutes)" >&2
+  rm -rf "$VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q $TORCH_PINS
+  "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
+  printf '#!/bin/sh\n' > "$VENV/.ready" && chmod +x "$VENV/.ready"
+fi
+# the checkout may move (CI clones elsewhere): point the editable install at this one, cheaply
+"$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 \
+  || "$VENV/bin/python" -m pip install -q --no-deps -e .
+export PATH="$VENV/bin:$PATH" YOLO_OFFLINE=1
+
+task="${1:-help}"; shift || true
+case "$task" in
+  demo)  exec wandb-ddp-bridge demo "$@" ;;
+  test)
+    set +e
+    python -m pytest -q "$@"
+    rc=$?
+    set -e
+    if [ "$rc" -eq 5 ]; then echo "dev.sh: pytest collected no tests" >&2; exit 1; fi
+    exit "$rc" ;;
+  nox)   exec nox --no-venv "$@" ;;
+  shell) exec "${SHELL:-bash}" ;;
+  *)     sed -n '2,9p' "$0"; exit 2 ;;
+esac

@@ -1,0 +1,74 @@
+"""Checks before you stop: `bash dev.sh nox -s lint typecheck tests docs`.
+
+The sessions run inside dev.sh's cached environment (`--no-venv`): torch is 5 GB and is installed once.
+`compat` and `wandb_compat` build their own small venvs that reuse that torch through a .pth file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+ROOT = Path(__file__).parent
+CACHE = Path(os.environ.get("WDB_VENV_ROOT", Path.home() / ".cache" / "wandb-ddp-bridge"))
+ULTRALYTICS_RELEASES = ["8.3.0", "8.3.253", "8.4.139", "8.4.176", "8.4.190"]
+WANDB_RELEASES = ["0.19.11", "0.31.0"]
+
+
+@nox.session(venv_backend="none")
+def lint(session: nox.Session) -> None:
+    session.run("ruff", "check", "wandb_ddp_bridge", "tests", "noxfile.py")
+
+
+@nox.session(venv_backend="none")
+def typecheck(session: nox.Session) -> None:
+    session.run("mypy", "-p", "wandb_ddp_bridge")
+
+
+@nox.session(venv_backend="none")
+def tests(session: nox.Session) -> None:
+    session.run("python", "-m", "pytest", "-q", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def docs(session: nox.Session) -> None:
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+
+
+def _overlay_venv(session: nox.Session, name: str, package: str) -> str:
+    """A venv holding only ``package``, seeing the dev venv's site-packages (torch etc.) behind it."""
+    venv = CACHE / f"overlay-{name}"
+    python = venv / "bin" / "python"
+    if not python.exists():
+        session.run(sys.executable, "-m", "venv", str(venv), external=True)
+        site = next((venv / "lib").glob("python3*/site-packages"))
+        base = next(p for p in sys.path if p.endswith("site-packages"))
+        (site / "_dev_venv.pth").write_text(base + "\n")
+        session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", package, external=True)
+        session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT), external=True)
+    return str(python)
+
+
+@nox.session(venv_backend="none")
+@nox.parametrize("release", ULTRALYTICS_RELEASES)
+def compat(session: nox.Session, release: str) -> None:
+    """The Ultralytics end-to-end tests against one release."""
+    python = _overlay_venv(session, f"ultralytics-{release}", f"ultralytics=={release}")
+    session.run(python, "-m", "pytest", "-q", "tests/ultralytics", *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none")
+@nox.parametrize("release", WANDB_RELEASES)
+def wandb_compat(session: nox.Session, release: str) -> None:
+    """The local server and core tests against one wandb client release."""
+    python = _overlay_venv(session, f"wandb-{release}", f"wandb=={release}")
+    session.run(python, "-m", "pytest", "-q", "tests/testing", "tests/core", *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none")
+def bench(session: nox.Session) -> None:
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -1,0 +1,148 @@
+"""The session with the real wandb SDK in offline mode (no backend needed).
+
+Offline mode cannot prove resume semantics (it accepts resume="must" for anything); the server-backed tests
+in test_session_server.py do. These prove the process-level behaviour: ids, env, children, ranks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from wandb_ddp_bridge import PhaseError, wandb_session
+from wandb_ddp_bridge.env import HANDOFF_ENV_VAR
+
+CHILD = textwrap.dedent(
+    """
+    import json, sys
+    import wandb_ddp_bridge as bridge
+    run = bridge.attach()
+    print(json.dumps({"id": run.id if run else None}))
+    if run is not None:
+        run.log({"loss": 0.5})
+    bridge.detach()
+    """
+)
+
+
+def _run_child(extra_env: dict[str, str] | None = None) -> dict[str, object]:
+    env = dict(os.environ, **(extra_env or {}))
+    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_same_run_id_in_pre_child_and_post(tmp_path: Path) -> None:
+    with wandb_session(project="offline-proj", mode="offline", dir=str(tmp_path)) as s:
+        pre_id = s.id
+        assert pre_id and s.run is not None
+        with s.handoff():
+            assert s.run is None
+            child = _run_child()
+        assert s.id == pre_id and s.run is not None and s.run.id == pre_id
+        s.log({"final": 1})
+    assert child["id"] == pre_id
+
+
+def test_non_main_rank_child_gets_none(tmp_path: Path) -> None:
+    with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s, s.handoff():
+        child = _run_child({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
+    assert child["id"] is None
+
+
+def test_env_is_exactly_restored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_PROJECT", "users-own-default")
+    before = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
+    with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s:
+        with s.handoff():
+            assert os.environ["WANDB_PROJECT"] == "p"
+            assert os.environ[HANDOFF_ENV_VAR]
+        assert os.environ["WANDB_PROJECT"] == "users-own-default"
+    after = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
+    assert after == before
+
+
+def test_exception_in_handoff_resumes_marks_failed_and_reraises(tmp_path: Path) -> None:
+    class TrainingBroke(Exception):
+        pass
+
+    with pytest.raises(TrainingBroke, match="loss is nan"), wandb_session(
+        project="p", mode="offline", dir=str(tmp_path)
+    ) as s:
+        with pytest.raises(TrainingBroke), s.handoff():
+            raise TrainingBroke("loss is nan")
+        assert s.run is not None  # resumed for the post phase
+        assert s.run.summary["bridge_failed"] is True
+        assert "TrainingBroke: loss is nan" in s.run.summary["bridge_failure"]
+        assert s.training_failed
+        raise TrainingBroke("loss is nan")
+
+
+def test_misuse_raises_phase_errors_with_guidance(tmp_path: Path) -> None:
+    s = wandb_session(project="p", mode="offline", dir=str(tmp_path))
+    with pytest.raises(PhaseError, match="has not started"):
+        s.log({"x": 1})
+    with s:
+        with s.handoff():
+            with pytest.raises(PhaseError, match="handed off to training"):
+                s.log({"x": 1})
+            with pytest.raises(PhaseError, match="handed off to training"):
+                s.summary["x"] = 1
+            with pytest.raises(PhaseError, match="do not nest"):
+                s.handoff().__enter__()
+        with pytest.raises(PhaseError, match="another session is already open"):
+            wandb_session(project="p", mode="offline", dir=str(tmp_path)).__enter__()
+    with pytest.raises(PhaseError, match="has finished"):
+        s.log({"x": 1})
+    with pytest.raises(PhaseError, match="exactly once"):
+        s.__exit__(None, None, None)
+
+
+def test_a_run_the_user_opened_is_refused_or_adopted(tmp_path: Path) -> None:
+    import wandb
+
+    run = wandb.init(project="p", mode="offline", dir=str(tmp_path))
+    try:
+        with pytest.raises(PhaseError, match="already open in this process"):
+            wandb_session(project="p", mode="offline", dir=str(tmp_path)).__enter__()
+        with wandb_session.adopt(run, mode="offline", dir=str(tmp_path)) as s:
+            assert s.id == run.id
+        assert wandb.run is None  # the session finished the adopted run
+    finally:
+        if wandb.run is not None:
+            wandb.run.finish()
+
+
+NON_MAIN = textwrap.dedent(
+    """
+    import os, sys
+    from wandb_ddp_bridge import wandb_session, PhaseError
+    with wandb_session(project="p") as s:
+        assert s.run is None and s.id is None and s.url is None
+        s.log({"a": 1}); s.summary["b"] = 2; s.save_config({"lr": 0.1}); s.save_metadata({"x": 1})
+        with s.handoff():
+            try:
+                s.log({"c": 1})
+            except PhaseError:
+                print("phase-checked")
+        s.log({"d": 1})
+    print("wandb imported:", "wandb" in sys.modules)
+    """
+)
+
+
+def test_non_main_rank_never_touches_wandb(tmp_path: Path) -> None:
+    env = dict(os.environ, RANK="1", WORLD_SIZE="2", LOCAL_RANK="1", WANDB_DIR=str(tmp_path),
+               WANDB_MODE="offline")
+    done = subprocess.run([sys.executable, "-c", NON_MAIN], env=env, capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "phase-checked" in done.stdout
+    assert "wandb imported: False" in done.stdout
+    assert list(tmp_path.rglob("*")) == []
