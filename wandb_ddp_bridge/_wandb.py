@@ -125,3 +125,9 @@ def resume_offline(*, run_id: str, project: str, entity: str | None, config: Bri
         dir=config.dir,
         settings=settings_for(config),
     )
+
+
+def run_dir(run: Run) -> str:
+    """The run's local folder (what ``wandb sync`` takes), e.g. ``wandb/offline-run-...``."""
+    files_dir = str(run.dir)
+    return files_dir[: -len("/files")] if files_dir.endswith("/files") else files_dir

@@ -91,8 +91,7 @@ class WandbManager:
         if self._session is not None:
             if self.phase is Phase.FINISHED:
                 raise PhaseError(
-                    "WandbManager.initialize(): this manager's run is finished; create a new WandbManager "
-                    "for a new run"
+                    "WandbManager.initialize(): this manager's run is finished; create a new WandbManager for a new run"
                 )
             raise PhaseError("WandbManager.initialize() was already called: the run is open, use it")
         from .session import wandb_session
@@ -121,8 +120,7 @@ class WandbManager:
                     "to resume; call prepare_for_training() before training"
                 )
             raise PhaseError(
-                "WandbManager.resume_after_training(): "
-                + _NEEDS[self.phase].format(method="resume_after_training")
+                "WandbManager.resume_after_training(): " + _NEEDS[self.phase].format(method="resume_after_training")
             )
         self._handoff = None
         self._handoff_stack.close()
@@ -182,13 +180,9 @@ class WandbManager:
     ) -> Any:
         """A reference artifact for an S3 object or prefix (the seed's keyword names)."""
         session = self._require("log_s3_artifact", Phase.PRE, Phase.POST)
-        return session.log_s3_artifact(
-            s3_path, artifact_name, artifact_type, checksum=checksum, aliases=aliases
-        )
+        return session.log_s3_artifact(s3_path, artifact_name, artifact_type, checksum=checksum, aliases=aliases)
 
-    def log_model(
-        self, path: str | PathLike[str], name: str = "model", aliases: Iterable[str] = ("latest",)
-    ) -> Any:
+    def log_model(self, path: str | PathLike[str], name: str = "model", aliases: Iterable[str] = ("latest",)) -> Any:
         """A model file or directory as a ``model`` artifact."""
         return self._require("log_model", Phase.PRE, Phase.POST).log_model(path, name, aliases=aliases)
 

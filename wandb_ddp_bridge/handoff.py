@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import _log, _wandb
 from .env import HANDOFF_ENV_VAR, HandoffDescriptor, exported
-from .errors import BackendError, BridgeError
+from .errors import BackendError, BridgeError, PhaseError
+from .phases import Phase
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
@@ -74,6 +75,8 @@ class Handoff:
     def __enter__(self) -> Handoff:
         global _active
         session = self._session
+        if session.phase in (Phase.PRE, Phase.POST):
+            session._owned_run("s.handoff()")
         session._enter_handoff()
         try:
             if session.is_main_process and session._run is not None:
@@ -150,8 +153,19 @@ class Handoff:
         held, self._holding = self._holding, None
         if not session.is_main_process or session._run is None:
             return None
-        if held is not None and _wandb.active_run() is held:
+        current = _wandb.active_run()
+        if held is not None and current is held:
             return held
+        if current is not None:
+            message = (
+                f"a W&B run ({current.id!r}) opened inside the handoff block is still open, so the session "
+                f"cannot resume run {session._run.id!r}. Do not call wandb.init() in the training phase: "
+                "use attach()/detach() (or the Ultralytics integration) instead."
+            )
+            if exc is None:
+                raise PhaseError(message)
+            print(f"wandb-ddp-bridge: {message}", file=sys.stderr)
+            return None
         previous = session._run
         attempts = session.config.resume_attempts
         delay = 1.0
@@ -189,7 +203,7 @@ def _resume_offline(session: Session, previous: Run) -> Run:
     print(
         "wandb-ddp-bridge: the W&B backend is unreachable; post-training logs go to an OFFLINE copy of run "
         f"{previous.id}. Sync them into the same run later with:\n"
-        f"  wandb sync --id {previous.id} -p {previous.project} {where}{run.dir.rsplit('/files', 1)[0]}",
+        f"  wandb sync --id {previous.id} -p {previous.project} {where}{_wandb.run_dir(run)}",
         file=sys.stderr,
     )
     return run

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from . import _log, _wandb
 from .config import BridgeConfig
 from .env import EnvSnapshot
-from .errors import PhaseError
+from .errors import BackendError, PhaseError
 from .phases import Phase, check_method, next_phase
 from .ranks import detect_world
 
@@ -153,7 +153,21 @@ class Session:
                 "your own wandb.init(). Remove that call and let the session create the run, or hand it "
                 "over with `wandb_session.adopt(run)`"
             )
-        self._run = _wandb.init_new(self.config)
+        try:
+            self._run = _wandb.init_new(self.config)
+        except BackendError as error:
+            if self.config.on_backend_error != "offline" or self.config.mode != "online":
+                raise
+            import dataclasses
+            import sys
+
+            self.config = dataclasses.replace(self.config, mode="offline")
+            self._run = _wandb.init_new(self.config)
+            print(
+                f"wandb-ddp-bridge: {error}\nContinuing OFFLINE (on_backend_error='offline'); upload the run "
+                f"later with:\n  wandb sync {_wandb.run_dir(self._run)}",
+                file=sys.stderr,
+            )
 
     # ------------------------------------------------------------- handoff
     def handoff(self, model: Any = None, *, fast_path: str | None = None) -> Handoff:
@@ -189,11 +203,29 @@ class Session:
         return "pre" if self._handoffs == 0 else f"post{self._suffix()}"
 
     # ------------------------------------------------------------- logging
+    def _checked(self, method: str) -> Run | None:
+        """Phase check, then the run to write to (``None`` off the main process)."""
+        check_method(self._phase, method)
+        return self._owned_run(f"s.{method}()")
+
+    def _owned_run(self, action: str) -> Run | None:
+        """The session's run, after making sure nobody closed or replaced it behind the session's back."""
+        if self._run is None:
+            return None
+        current = _wandb.active_run()
+        if current is not self._run:
+            found = "no run is open" if current is None else f"run {current.id!r} is open instead"
+            raise PhaseError(
+                f"{action}: the session's run {self._run.id!r} was closed or replaced outside the session "
+                f"({found}); did your code call wandb.finish() or wandb.init() itself? Let the session open "
+                "and close the run; log through the session."
+            )
+        return self._run
+
     def log(self, data: Mapping[str, Any]) -> None:
         """Log metrics. In PRE they go to the summary (see docs: a history row there would advance the
         step counter and make older Ultralytics releases drop their per-epoch rows); in POST to history."""
-        check_method(self._phase, "log")
-        if self._run is None:
+        if self._checked("log") is None or self._run is None:
             return
         if self._phase is Phase.PRE:
             self._run.summary.update(dict(data))
@@ -207,8 +239,7 @@ class Session:
 
     def save_config(self, cfg: Any, *, key: str = "config", artifact: bool = True) -> Any:
         """Store a redacted copy of ``cfg`` in the run config (under ``key``) and as a ``config`` artifact."""
-        check_method(self._phase, "save_config")
-        if self._run is None:
+        if self._checked("save_config") is None or self._run is None:
             return None
         from . import artifacts
 
@@ -218,8 +249,7 @@ class Session:
         self, paths: str | PathLike[str] | Iterable[str | PathLike[str]], *, name: str, type: str = "dataset"
     ) -> Any:
         """Files and directories as one artifact (unchanged content makes no new version)."""
-        check_method(self._phase, "save_artifacts")
-        if self._run is None:
+        if self._checked("save_artifacts") is None or self._run is None:
             return None
         from . import artifacts
 
@@ -227,8 +257,7 @@ class Session:
 
     def save_metadata(self, metadata: Mapping[str, Any] | None = None) -> Any:
         """Job metadata (git commit, versions, launcher, world size...) into config["job"] and the summary."""
-        check_method(self._phase, "save_metadata")
-        if self._run is None:
+        if self._checked("save_metadata") is None or self._run is None:
             return None
         from . import artifacts
 
@@ -244,21 +273,19 @@ class Session:
         aliases: Iterable[str] | None = None,
     ) -> Any:
         """An artifact holding a reference to an S3 object or prefix."""
-        check_method(self._phase, "log_s3_artifact")
-        if self._run is None:
+        if self._checked("log_s3_artifact") is None or self._run is None:
             return None
         from . import artifacts
 
         return artifacts.log_s3_reference(
-            self._run, s3_uri, name=name, type=type, checksum=checksum, aliases=aliases
+            self._run, s3_uri, name=name, type=type, checksum=checksum, aliases=list(aliases) if aliases else None
         )
 
     def log_model(
         self, path: str | PathLike[str], name: str = "model", *, aliases: Iterable[str] = ("latest",)
     ) -> Any:
         """A model file as a ``model`` artifact, e.g. ``s.log_model(h.result.best)``."""
-        check_method(self._phase, "log_model")
-        if self._run is None:
+        if self._checked("log_model") is None or self._run is None:
             return None
         from . import artifacts
 
@@ -291,7 +318,7 @@ class _SummaryView(MutableMapping[str, Any]):
 
     def _target(self, write: bool) -> Any:
         if write:
-            check_method(self._session.phase, "summary")
+            self._session._checked("summary")
         run = self._session._run
         return run.summary if run is not None and self._session.phase in (Phase.PRE, Phase.POST) else None
 

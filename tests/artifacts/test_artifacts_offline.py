@@ -244,17 +244,13 @@ def test_checksum_true_missing_bucket(s3_env: str) -> None:
     run.log_artifact.assert_not_called()
 
 
-def test_checksum_false_needs_no_endpoint_and_no_credentials(
-    offline_run: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_checksum_false_needs_no_endpoint_and_no_credentials(offline_run: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("boto3")
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S3_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: any request would fail
     started = time.monotonic()
-    art = log_s3_reference(
-        offline_run, "s3://my-bucket/models/final.pt", name="final_model_ref", aliases=["prod"]
-    )
+    art = log_s3_reference(offline_run, "s3://my-bucket/models/final.pt", name="final_model_ref", aliases=["prod"])
     assert time.monotonic() - started < 10
     entry = art.manifest.entries["final.pt"]
     assert entry.ref == entry.digest == "s3://my-bucket/models/final.pt"

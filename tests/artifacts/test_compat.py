@@ -80,7 +80,7 @@ def test_finish_while_handed_off_and_resume_without_handoff_are_refused(manager:
 
 
 def test_initialize_twice_is_refused(manager: Any) -> None:
-    run, url = manager.initialize()
+    run, _url = manager.initialize()
     assert run is not None and run.name == "job-1" and run.group == "group-a"
     with pytest.raises(PhaseError, match="already called"):
         manager.initialize()

@@ -81,7 +81,8 @@ def test_api_key_never_in_repr_or_errors() -> None:
 
 
 def test_missing_project_names_every_place_looked() -> None:
-    with pytest.raises(ConfigError, match=r"looked in keyword argument project=, cfg\.wandb\.project and \$WANDB_PROJECT"):
+    looked = r"looked in keyword argument project=, cfg\.wandb\.project and \$WANDB_PROJECT"
+    with pytest.raises(ConfigError, match=looked):
         BridgeConfig.resolve({"wandb": {"entity": "e"}})
 
 

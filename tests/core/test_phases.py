@@ -53,5 +53,5 @@ def test_finishing_twice_is_refused() -> None:
 
 
 def test_finish_while_handed_off_is_refused() -> None:
-    with pytest.raises(PhaseError, match="leave the `with s.handoff\\(\\):` block"):
+    with pytest.raises(PhaseError, match=r"leave the `with s.handoff\(\):` block"):
         next_phase(Phase.HANDOFF, "exit")

@@ -1,0 +1,198 @@
+"""Bridged trainer classes and callbacks, without training or a W&B backend (fast)."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import cloudpickle
+import pytest
+
+import ul_rig
+import wandb_ddp_bridge.integrations.ultralytics as ul
+from wandb_ddp_bridge.env import HANDOFF_ENV_VAR
+from wandb_ddp_bridge.errors import AttachError, ConfigError
+
+HERE = Path(__file__).resolve().parent
+
+
+def test_importing_the_integration_imports_no_framework() -> None:
+    code = (
+        "import sys, wandb_ddp_bridge.integrations.ultralytics as m\n"
+        "heavy = [n for n in ('ultralytics', 'wandb', 'torch') if n in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "assert callable(m.train) and callable(m.prepare_model)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def _ultralytics_trainers() -> list[type]:
+    from ultralytics.engine.trainer import BaseTrainer
+
+    import ultralytics.models  # noqa: F401  (imports every task's trainer)
+
+    found, pending = [], [BaseTrainer]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            pending.append(sub)
+            if sub.__module__.startswith("ultralytics."):
+                found.append(sub)
+    return found
+
+
+def test_every_ultralytics_trainer_has_a_bridged_class_importable_by_name() -> None:
+    trainers = _ultralytics_trainers()
+    assert {t.__name__ for t in trainers} >= {
+        "DetectionTrainer",
+        "SegmentationTrainer",
+        "ClassificationTrainer",
+        "PoseTrainer",
+        "OBBTrainer",
+    }
+    for base in trainers:
+        name = f"Bridged{base.__name__}"
+        bridged = getattr(ul, name)
+        assert issubclass(bridged, base)
+        assert (bridged.__module__, bridged.__name__, bridged.__qualname__) == (ul.__name__, name, name)
+        assert getattr(ul, name) is bridged  # built once: pickle and `from ... import` find the same class
+        assert ul.bridged_trainer(base) is bridged
+        assert ul.bridged_trainer(bridged) is bridged  # bridging twice is a no-op
+
+
+def test_task_map_trainers_are_bridged() -> None:
+    from ultralytics import YOLO
+
+    model = YOLO("yolov8n.yaml")
+    for task, entry in model.task_map.items():
+        trainer = entry.get("trainer")
+        if trainer is not None:
+            assert issubclass(ul.bridged_trainer(trainer), trainer), task
+
+
+@pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps], ids=["pickle", "cloudpickle"])
+def test_bridged_classes_pickle_by_reference(dumps: Any) -> None:
+    for cls in (ul.BridgedDetectionTrainer, ul.bridged_trainer(ul_rig.CPUDDPDetectionTrainer)):
+        payload = dumps(cls)
+        assert pickle.loads(payload) is cls
+        assert len(payload) < 300, "pickled by value: a DDP worker would not rebuild the same class"
+
+
+def test_a_user_trainer_is_rebuilt_from_its_name_in_a_fresh_process() -> None:
+    bridged = ul.bridged_trainer(ul_rig.CPUDDPDetectionTrainer)
+    assert bridged.__name__.startswith("Bridged_") and "Trainer" in bridged.__name__  # Ultralytics checks
+    # exactly what 8.3.0 - 8.4.139 write into the DDP worker script
+    code = (
+        f"from {bridged.__module__} import {bridged.__name__} as cls\n"
+        "import ul_rig\n"
+        "assert cls.__mro__[2] is ul_rig.CPUDDPDetectionTrainer, cls.__mro__\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")])}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+def test_an_unknown_bridged_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError):
+        ul.BridgedNoSuchTrainer  # noqa: B018
+    with pytest.raises(AttributeError, match="cannot import trainer"):
+        ul.Bridged_no_1such_0module_2Trainer  # noqa: B018
+    with pytest.raises(AttributeError):
+        ul.something_else  # noqa: B018
+
+
+def test_a_trainer_that_workers_cannot_import_is_refused_for_ddp_only() -> None:
+    from ultralytics.models.yolo.detect import DetectionTrainer
+
+    class LocalTrainer(DetectionTrainer):  # type: ignore[misc]
+        pass
+
+    with pytest.raises(ConfigError, match="importable module"):
+        ul.bridged_trainer(LocalTrainer, spawns_workers=True)
+    in_process = ul.bridged_trainer(LocalTrainer, spawns_workers=False)
+    assert issubclass(in_process, LocalTrainer)
+
+
+def test_train_outside_a_handoff_says_where_to_call_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(HANDOFF_ENV_VAR, raising=False)
+    with pytest.raises(AttachError, match=r"h\.train"):
+        ul.train(SimpleNamespace(), data="x.yaml")
+
+
+class _FakeModel:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def train(self, trainer: Any = None, **kwargs: Any) -> str:
+        self.calls.append({"trainer": trainer, **kwargs})
+        return "plain"
+
+
+def test_prepared_model_trains_plainly_outside_a_handoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(HANDOFF_ENV_VAR, raising=False)
+    model = _FakeModel()
+    assert ul.prepare_model(ul.prepare_model(model)) is model  # idempotent
+    assert model.train(epochs=1) == "plain"
+    assert model.calls == [{"trainer": None, "epochs": 1}]
+    ul.restore_model(model)
+    assert "train" not in vars(model)
+
+
+def _fake_trainer(**attrs: Any) -> Any:
+    callbacks: dict[str, list[Any]] = {"on_pretrain_routine_start": [], "teardown": []}
+    return SimpleNamespace(callbacks=callbacks, **attrs)
+
+
+def test_bridge_callbacks_go_first_on_start_and_last_on_end_events_without_duplicates() -> None:
+    def native(trainer: Any) -> None: ...
+
+    def user(trainer: Any) -> None: ...
+
+    trainer = _fake_trainer()
+    shared = trainer.callbacks
+    trainer.callbacks["on_pretrain_routine_start"] += [user, native]
+    trainer.callbacks["teardown"].append(native)
+    trainer.callbacks["on_train_batch_end"] = [user]
+    for _ in range(2):
+        ul._BridgeMixin.run_callbacks.__wrapped__ if False else None  # noqa: B018
+        ul._install_callbacks(trainer)
+    assert trainer.callbacks["on_pretrain_routine_start"] == [ul._on_start, user, native]
+    assert trainer.callbacks["on_train_start"][0] is ul._on_start
+    assert trainer.callbacks["teardown"] == [native, ul._on_teardown]
+    assert trainer.callbacks["on_train_batch_end"] == [user]  # nothing per batch
+    assert shared["on_pretrain_routine_start"] == [user, native]  # the model's lists are not mutated
+
+
+def test_bridge_callbacks_do_nothing_on_other_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    monkeypatch.setattr(ul, "attach", lambda: calls.append("attach"))
+    monkeypatch.setattr(ul, "detach", lambda **_: calls.append("detach"))
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    trainer = _fake_trainer(tloss=None, metrics={}, best=Path("/nonexistent"))
+    for event, callback, _ in ul._PLAN:
+        callback(trainer)
+    assert calls == []
+    assert not hasattr(trainer, ul._STATE_ATTR)
+    monkeypatch.setenv("RANK", "0")
+    ul._on_start(trainer)
+    assert calls == ["attach"]
+
+
+def test_native_callback_detection_looks_at_this_trainers_callbacks() -> None:
+    from ultralytics.utils.callbacks import wb
+
+    trainer = _fake_trainer()
+    assert not ul.native_wandb_active(trainer)
+    trainer.callbacks["on_fit_epoch_end"] = [wb.on_fit_epoch_end]
+    assert ul.native_wandb_active(trainer)
+
+
+def test_bridged_names_round_trip() -> None:
+    for module, qualname in [("a.b_c", "T"), ("pkg_.mod", "Outer.Inner_Trainer"), ("x", "__T__")]:
+        name = ul._class_name(type(qualname.rsplit(".")[-1], (), {"__module__": module, "__qualname__": qualname}))
+        assert name.isidentifier()
+        assert ul._unescape_pair(name[len("Bridged_") :]) == (module, qualname)

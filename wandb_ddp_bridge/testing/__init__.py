@@ -1,0 +1,33 @@
+"""Offline proof rig: a local W&B-protocol recording server and its pytest fixture.
+
+Standard library only: importing this package never imports wandb, torch or ultralytics.
+"""
+
+from __future__ import annotations
+
+from .faults import FaultRule, Faults
+from .records import (
+    ArtifactEntry,
+    ArtifactRecord,
+    FileRecord,
+    RequestRecord,
+    RunRecord,
+    ServerEvent,
+    SessionRecord,
+)
+from .server import LocalWandbServer, RemoteFaults, ServerNotRunningError
+
+__all__ = [
+    "ArtifactEntry",
+    "ArtifactRecord",
+    "FaultRule",
+    "Faults",
+    "FileRecord",
+    "LocalWandbServer",
+    "RemoteFaults",
+    "RequestRecord",
+    "RunRecord",
+    "ServerEvent",
+    "ServerNotRunningError",
+    "SessionRecord",
+]
