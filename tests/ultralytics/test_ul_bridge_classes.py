@@ -157,7 +157,6 @@ def test_bridge_callbacks_go_first_on_start_and_last_on_end_events_without_dupli
     trainer.callbacks["teardown"].append(native)
     trainer.callbacks["on_train_batch_end"] = [user]
     for _ in range(2):
-        ul._BridgeMixin.run_callbacks.__wrapped__ if False else None  # noqa: B018
         ul._install_callbacks(trainer)
     assert trainer.callbacks["on_pretrain_routine_start"] == [ul._on_start, user, native]
     assert trainer.callbacks["on_train_start"][0] is ul._on_start

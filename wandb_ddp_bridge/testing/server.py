@@ -379,6 +379,17 @@ def _classify(method: str, path: str, body: bytes) -> tuple[str | None, str]:
     return None, "other"
 
 
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients drop keep-alive connections at exit; that is not worth a traceback.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 def _new_api_key() -> str:
     return secrets.token_hex(20)  # 40 characters, what the wandb client expects
 
@@ -450,7 +461,7 @@ class LocalWandbServer:
         self.api_key = api_key or _new_api_key()
         self.crash_after = crash_after
         self._port = port
-        self._httpd: ThreadingHTTPServer | None = None
+        self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._store: Store | None = None
         self._app: _App | None = None
@@ -465,8 +476,7 @@ class LocalWandbServer:
             return self
         self._ensure_dir()
         store = self._open_store()
-        httpd = ThreadingHTTPServer((self.host, self._port), _Handler)
-        httpd.daemon_threads = True
+        httpd = _HTTPServer((self.host, self._port), _Handler)
         self._port = httpd.server_address[1]
         app = _App(store, api_key=self.api_key, entity=self.entity, base_url=self.url, crash_after=self.crash_after)
         app.faults = self._faults

@@ -70,6 +70,11 @@ class SessionTracker:
                 pk = mapped if on_open_conn and mapped is not None else open_sessions[-1]["pk"]
                 self._conn[peer] = pk
                 self._store.touch_session(pk, now)
+                if writer_id is not None:
+                    # wandb-core sends its writer id with the first config update, not with init.
+                    current = next(s for s in open_sessions if s["pk"] == pk)
+                    if current["writer_id"] is None:
+                        self._store.update_session(pk, writer_id=writer_id)
                 return int(pk)
             if created:
                 mode = "allow" if probe is not None else "none"

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks` prints a markdown table of medians and ratios measured in one run."""

@@ -1,0 +1,252 @@
+"""Run every benchmark against the embedded local W&B server and print one markdown report.
+
+    python -m benchmarks [--reps N] [--skip-yolo] [--output docs/benchmarks.md]
+
+A/B repetitions are interleaved (A, B, A, B, ...) so drift on the machine hits both sides alike. The numbers
+are medians of one run on this machine, not assertions: the test suite never times anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import wandb_ddp_bridge
+from wandb_ddp_bridge import wandb_session
+from wandb_ddp_bridge.testing import LocalWandbServer
+
+Row = tuple[str, str, str, str]
+
+
+def median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+@contextlib.contextmanager
+def local_backend() -> Iterator[LocalWandbServer]:
+    with tempfile.TemporaryDirectory() as data, LocalWandbServer(data_dir=data) as server:
+        saved = dict(os.environ)
+        os.environ.update(server.env())
+        os.environ["WANDB_DIR"] = tempfile.mkdtemp(prefix="bench-wandb-")
+        try:
+            yield server
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+
+def interleaved(reps: int, a: Callable[[], float], b: Callable[[], float]) -> tuple[list[float], list[float]]:
+    xs: list[float] = []
+    ys: list[float] = []
+    for _ in range(reps):
+        xs.append(a())
+        ys.append(b())
+    return xs, ys
+
+
+def bench_handoff(reps: int) -> list[Row]:
+    """(a) `with s.handoff(): pass` vs the raw SDK floor (finish + init(resume="must"))."""
+    import wandb
+
+    with local_backend():
+        with wandb_session(project="bench-handoff") as s:
+
+            def bridge_handoff() -> float:
+                start = time.perf_counter()
+                with s.handoff():
+                    pass
+                return time.perf_counter() - start
+
+            def raw_sdk() -> float:
+                run = wandb.run
+                assert run is not None
+                start = time.perf_counter()
+                run.finish()
+                wandb.init(id=run.id, project=run.project, entity=run.entity, resume="must")
+                elapsed = time.perf_counter() - start
+                s._run = wandb.run  # keep the session pointing at the live run
+                return elapsed
+
+            bridge, raw = interleaved(reps, bridge_handoff, raw_sdk)
+    ratio = median_ms(bridge) / median_ms(raw)
+    return [("handoff enter+exit (full path)", f"{median_ms(bridge):.0f} ms",
+             f"raw finish+resume {median_ms(raw):.0f} ms", f"{ratio:.2f}x (goal <= 1.05)")]
+
+
+class WandbTimer:
+    """Time spent inside wandb.init / Run.finish / Run.log, summed (the job's W&B overhead)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        import wandb
+        from wandb.sdk.wandb_run import Run
+
+        originals = (wandb.init, Run.finish, Run.log)
+
+        def timed(fn: Callable[..., Any]) -> Callable[..., Any]:
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                start = time.perf_counter()
+                try:
+                    return fn(*args, **kwargs)
+                finally:
+                    self.total += time.perf_counter() - start
+            return wrapper
+
+        wandb.init, Run.finish, Run.log = timed(originals[0]), timed(originals[1]), timed(originals[2])
+        try:
+            yield
+        finally:
+            wandb.init, Run.finish, Run.log = originals
+
+
+def bench_whole_job(reps: int, data_yaml: Path) -> list[Row]:
+    """(b) W&B time of a whole single-process job: the seed's hand-written sequence vs the bridge."""
+    import wandb
+    from ultralytics import YOLO
+
+    train_args = dict(data=str(data_yaml), epochs=1, imgsz=64, batch=4, workers=0, plots=False, device="cpu",
+                      amp=False, verbose=False, val=False)
+
+    def seed_job() -> float:
+        timer = WandbTimer()
+        with timer.installed():
+            run = wandb.init(project="bench-job", job_type="training")
+            run.config.update({"lr": 0.01})
+            run_id = run.id
+            run.finish()
+            os.environ.update(WANDB_RUN_ID=run_id, WANDB_PROJECT="bench-job", WANDB_RESUME="allow")
+            YOLO("yolov8n.yaml").train(project=tempfile.mkdtemp(), **train_args)
+            run = wandb.init(id=run_id, project="bench-job", resume="must")
+            run.log({"final": 1})
+            run.finish()
+            for name in ("WANDB_RUN_ID", "WANDB_PROJECT", "WANDB_RESUME"):
+                os.environ.pop(name, None)
+        return timer.total
+
+    def bridge_job(fast_path: str) -> Callable[[], float]:
+        def job() -> float:
+            timer = WandbTimer()
+            with timer.installed(), wandb_session(project="bench-job", fast_path=fast_path) as s:
+                s.summary["lr"] = 0.01
+                model = YOLO("yolov8n.yaml")
+                with s.handoff(model) as h:
+                    h.train(project=tempfile.mkdtemp(), **train_args)
+                s.log({"final": 1})
+            return timer.total
+        return job
+
+    with local_backend():
+        seed, fast = interleaved(reps, seed_job, bridge_job("auto"))
+        _, full = interleaved(reps, lambda: 0.0, bridge_job("never"))
+    return [
+        ("whole job W&B time: seed recipe", f"{median_ms(seed):.0f} ms", "3 init + 3 finish, logs nothing "
+         "from training", "1.00x"),
+        ("whole job W&B time: bridge, full path", f"{median_ms(full):.0f} ms", "finish + resume around training",
+         f"{median_ms(full) / median_ms(seed):.2f}x of seed"),
+        ("whole job W&B time: bridge, fast path", f"{median_ms(fast):.0f} ms", "run kept open in-process",
+         f"{median_ms(seed) / median_ms(fast):.2f}x less than seed (goal >= 2x)"),
+    ]
+
+
+def bench_import(reps: int) -> list[Row]:
+    """(c) `import wandb_ddp_bridge` over a bare interpreter start; nothing heavy imported."""
+    def run(code: str) -> float:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - start
+
+    bare, imported = interleaved(max(reps, 5), lambda: run("pass"), lambda: run("import wandb_ddp_bridge"))
+    heavy = subprocess.run(
+        [sys.executable, "-c", "import sys, wandb_ddp_bridge; "
+         "print(','.join(m for m in ('wandb','torch','ultralytics') if m in sys.modules) or 'none')"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    extra = median_ms(imported) - median_ms(bare)
+    return [("import wandb_ddp_bridge", f"+{extra:.0f} ms", f"heavy modules imported: {heavy}",
+             "goal < 50 ms, none")]
+
+
+def _process_state() -> tuple[int, int, int, float]:
+    fds = len(os.listdir("/proc/self/fd"))
+    children = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split()
+    rss_kb = next(int(line.split()[1]) for line in Path("/proc/self/status").read_text().splitlines()
+                  if line.startswith("VmRSS:"))
+    return threading.active_count(), len(children), fds, rss_kb / 1024
+
+
+def bench_steady_state(sessions: int = 20) -> list[Row]:
+    """(e) 20 sequential sessions in one process: threads, child processes, fds, RSS."""
+    with local_backend():
+        with wandb_session(project="bench-steady") as s:  # warm-up: wandb starts its service once
+            s.log({"x": 1})
+        before = _process_state()
+        for i in range(sessions):
+            with wandb_session(project="bench-steady") as s:
+                s.summary["i"] = i
+                with s.handoff():
+                    pass
+                s.log({"x": i})
+        after = _process_state()
+    return [(f"{sessions} sessions in a row", f"threads {before[0]}→{after[0]}, children {before[1]}→{after[1]}",
+             f"fds {before[2]}→{after[2]}, RSS +{after[3] - before[3]:.1f} MB", "goal: no growth, RSS < 5 MB")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--skip-yolo", action="store_true")
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("WANDB_SILENT", "true")
+    rows: list[Row] = []
+    rows += bench_import(args.reps)
+    rows += bench_handoff(args.reps)
+    if not args.skip_yolo:
+        from wandb_ddp_bridge.datasets import make_detection_dataset
+
+        with tempfile.TemporaryDirectory() as tmp:
+            os.environ["YOLO_CONFIG_DIR"] = tmp
+            rows += bench_whole_job(max(1, args.reps // 2), make_detection_dataset(Path(tmp) / "data"))
+    rows += bench_steady_state()
+    report = render(rows)
+    print(report)
+    if args.output:
+        args.output.write_text(report)
+
+
+def render(rows: list[Row]) -> str:
+    import wandb
+
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `python -m benchmarks` (medians of interleaved A/B repetitions, one run, local W&B server "
+        "on loopback).",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"wandb {wandb.__version__}, wandb-ddp-bridge {wandb_ddp_bridge.__version__}.",
+        "",
+        "| what | bridge | compared with | ratio / goal |",
+        "|---|---|---|---|",
+        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
