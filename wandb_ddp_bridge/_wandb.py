@@ -131,3 +131,13 @@ def run_dir(run: Run) -> str:
     """The run's local folder (what ``wandb sync`` takes), e.g. ``wandb/offline-run-...``."""
     files_dir = str(run.dir)
     return files_dir[: -len("/files")] if files_dir.endswith("/files") else files_dir
+
+
+def forget_failed_init() -> None:
+    """After a failed ``init``, the local wandb service may still reserve the run id ("run ID ... is in
+    use") and refuse the retry. With no run open in this process, shutting the service down is safe: the
+    next ``init`` starts a fresh one."""
+    import wandb
+
+    if wandb.run is None:
+        wandb.teardown()

@@ -144,7 +144,11 @@ class Handoff:
         global _active
         _active = None
         self._stack.close()  # environment back exactly as before, before anything else can fail
-        run = self._reopen(exc)
+        try:
+            run = self._reopen(exc)
+        except BaseException as error:
+            self._session._leave_handoff(exc or error, None)
+            raise
         self._session._leave_handoff(exc, run)
 
     def _reopen(self, exc: BaseException | None) -> Run | None:
@@ -180,6 +184,7 @@ class Handoff:
                     dir=session.config.dir,
                 )
             except BackendError as error:
+                _wandb.forget_failed_init()
                 if attempt == attempts:
                     if session.config.on_backend_error == "offline":
                         return _resume_offline(session, previous)

@@ -60,6 +60,7 @@ class Session:
         self._training_failed: str | None = None
         self._markers: dict[str, float] = {}
         self._handoffs = 0
+        self._lost_run = False
 
     # ----------------------------------------------------------------- state
     @property
@@ -187,6 +188,7 @@ class Session:
 
     def _leave_handoff(self, exc: BaseException | None, run: Run | None) -> None:
         self._phase = next_phase(self._phase, "return")
+        self._lost_run = self._is_main and self._run is not None and run is None
         self._run = run if self._is_main else None
         if self._is_main and self._run is not None:
             self._mark(f"training{self._suffix()}_end")
@@ -211,6 +213,11 @@ class Session:
     def _owned_run(self, action: str) -> Run | None:
         """The session's run, after making sure nobody closed or replaced it behind the session's back."""
         if self._run is None:
+            if self._lost_run:
+                raise BackendError(
+                    f"{action}: the run could not be resumed after training (backend unreachable), so this "
+                    "would be lost. Set on_backend_error='offline' to keep post-training logs locally."
+                )
             return None
         current = _wandb.active_run()
         if current is not self._run:

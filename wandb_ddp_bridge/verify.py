@@ -26,6 +26,7 @@ __all__ = [
     "check_run",
     "epochs_logged",
     "from_api",
+    "from_server",
     "parse_run_path",
     "verify_run",
     "with_server_records",
@@ -43,6 +44,8 @@ class ArtifactInfo:
     type: str
     version: str | None = None
     created: float | None = None  # epoch seconds; None when the backend does not say
+    #: when only the writer session that logged it is known (local server records): its start and end
+    session_window: tuple[float | None, float | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,8 @@ class RunEvidence:
 class Expectations:
     epochs: int | None = None
     artifacts: tuple[str, ...] = ()
+    #: secret values (e.g. the API key in use) that must appear nowhere in the run config
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -152,19 +157,56 @@ def epochs_logged(history: Iterable[Mapping[str, Any]]) -> list[int]:
     return sorted(seen)
 
 
-def _phase_of(artifact: ArtifactInfo, markers: Mapping[str, float], last_epoch_time: float | None,
-              expected: Sequence[str]) -> str:
+def _phase_of(
+    artifact: ArtifactInfo,
+    markers: Mapping[str, float],
+    last_epoch_time: float | None,
+    expected: Sequence[str],
+) -> str:
     post_start = markers.get("post_start")
+    if artifact.created is None and artifact.session_window is not None:
+        by_session = _phase_of_session(artifact.session_window, markers)
+        if by_session is not None:
+            return by_session
     if artifact.created is not None:
+        # backends that report whole seconds: the true time lies in [created, created + 1)
+        width = 1.0 if float(artifact.created).is_integer() else 0.0
         if post_start is not None:
-            return "post" if artifact.created >= post_start else _before_post(artifact, markers)
+            if artifact.created >= post_start:
+                return "post"
+            if artifact.created + width <= post_start:
+                return _before_post(artifact, markers)
+            return _by_kind(artifact, expected)
         if last_epoch_time is not None:
             return "post" if artifact.created > last_epoch_time else _before_post(artifact, markers)
+    return _by_kind(artifact, expected)
+
+
+def _by_kind(artifact: ArtifactInfo, expected: Sequence[str]) -> str:
+    """No usable time: configs belong to pre-training, artifacts the caller expects to post-training."""
     if artifact.type == "config":
         return "pre"
     if artifact.name in expected:
         return "post"
     return "unknown"
+
+
+def _phase_of_session(window: tuple[float | None, float | None], markers: Mapping[str, float]) -> str | None:
+    """The phase of the writer session that logged an artifact: the session holding the pre_start marker
+    is the pre phase, the one holding post_start the post phase, one between them training. A session
+    holding both (in-process fast path: one writer throughout) says nothing."""
+    started, ended = window
+    if started is None:
+        return None
+    end = ended if ended is not None else float("inf")
+    pre, post, training = markers.get("pre_start"), markers.get("post_start"), markers.get("training_start")
+    has_pre = pre is not None and started <= pre <= end
+    has_post = post is not None and (started <= post <= end or started >= post)
+    if has_pre != has_post:
+        return "pre" if has_pre else "post"
+    if not has_pre and training is not None and started >= training:
+        return "training"
+    return None
 
 
 def _before_post(artifact: ArtifactInfo, markers: Mapping[str, float]) -> str:
@@ -174,7 +216,7 @@ def _before_post(artifact: ArtifactInfo, markers: Mapping[str, float]) -> str:
     return "training"
 
 
-def check_run(evidence: RunEvidence, expect: Expectations = Expectations()) -> Report:  # noqa: B008
+def check_run(evidence: RunEvidence, expect: Expectations = Expectations()) -> Report:
     """Judge the evidence: one :class:`Check` per rule, in a fixed order."""
     checks: list[Check] = []
     add = checks.append
@@ -189,15 +231,30 @@ def check_run(evidence: RunEvidence, expect: Expectations = Expectations()) -> R
         add(Check("runs created", ok, f"{evidence.runs_on_backend} run(s) on the backend (must be 1)"))
     if evidence.created_count is not None:
         ok = evidence.created_count == 1
-        add(Check("one run", ok, f"{evidence.path}: created {evidence.created_count}x (must be 1), "
-                                 f"resumed {evidence.resumed_count or 0}x"))
+        add(
+            Check(
+                "one run",
+                ok,
+                f"{evidence.path}: created {evidence.created_count}x (must be 1), "
+                f"resumed {evidence.resumed_count or 0}x",
+            )
+        )
     else:
         add(Check("one run", True, f"{evidence.path} exists"))
 
     # -- state
-    add(Check("state", evidence.state == "finished",
-              f"{evidence.state!r}" + ("" if evidence.state == "finished" else
-                                       " (must be 'finished': the run did not end cleanly or is still open)")))
+    add(
+        Check(
+            "state",
+            evidence.state == "finished",
+            f"{evidence.state!r}"
+            + (
+                ""
+                if evidence.state == "finished"
+                else " (must be 'finished': the run did not end cleanly or is still open)"
+            ),
+        )
+    )
 
     markers = evidence.markers
     epochs = epochs_logged(evidence.history)
@@ -217,9 +274,13 @@ def check_run(evidence: RunEvidence, expect: Expectations = Expectations()) -> R
     if not pre_arts:
         problems.append("no artifact logged before training")
     shown_keys = ", ".join(keys[:6]) + (", ..." if len(keys) > 6 else "")
-    add(Check("pre phase", not problems,
-              "; ".join(problems) if problems else
-              f"config keys [{shown_keys}]; artifacts {_names(pre_arts)}"))
+    add(
+        Check(
+            "pre phase",
+            not problems,
+            "; ".join(problems) if problems else f"config keys [{shown_keys}]; artifacts {_names(pre_arts)}",
+        )
+    )
 
     # -- training: every epoch
     wanted = expect.epochs or _configured_epochs(evidence.config) or (max(epochs) if epochs else None)
@@ -240,15 +301,28 @@ def check_run(evidence: RunEvidence, expect: Expectations = Expectations()) -> R
         problems.append("never resumed after training (summary bridge_phases has no post_start)")
     if not post_arts:
         problems.append("no artifact logged after training")
-    add(Check("post phase", not problems, "; ".join(problems) if problems else f"artifacts {_names(post_arts)}"))
+    add(
+        Check(
+            "post phase", not problems, "; ".join(problems) if problems else f"artifacts {_names(post_arts)}"
+        )
+    )
 
     # -- expected artifacts
     if expect.artifacts:
         present = {a.name for a in evidence.artifacts}
         missing_names = [n for n in expect.artifacts if n not in present]
-        add(Check("artifacts", not missing_names,
-                  f"missing {', '.join(missing_names)} (logged: {', '.join(sorted(present)) or 'none'})"
-                  if missing_names else f"all expected present: {', '.join(expect.artifacts)}"))
+        add(
+            Check(
+                "artifacts",
+                not missing_names,
+                f"missing {', '.join(missing_names)} (logged: {', '.join(sorted(present)) or 'none'})"
+                if missing_names
+                else f"all expected present: {', '.join(expect.artifacts)}",
+            )
+        )
+
+    # -- secrets in the config
+    add(_secrets_check(evidence.config, expect.secrets))
 
     # -- sibling runs ("multiple runs")
     add(_sibling_check(evidence, markers, last_epoch_time))
@@ -270,13 +344,17 @@ def _configured_epochs(config: Mapping[str, Any]) -> int | None:
 
 def _sibling_check(evidence: RunEvidence, markers: Mapping[str, float], last: float | None) -> Check:
     if evidence.siblings is None:
-        return Check("sibling runs", None, f"not checked: {evidence.siblings_error or 'backend cannot list runs'}")
+        return Check(
+            "sibling runs", None, f"not checked: {evidence.siblings_error or 'backend cannot list runs'}"
+        )
     start = evidence.created if evidence.created is not None else (min(markers.values()) if markers else None)
     ends = [t for t in (max(markers.values()) if markers else None, last) if t is not None]
     end = max(ends) if ends else start
     suspects = []
     for sib in evidence.siblings:
-        same = (evidence.name and sib.name == evidence.name) or (evidence.group and sib.group == evidence.group)
+        same = (evidence.name and sib.name == evidence.name) or (
+            evidence.group and sib.group == evidence.group
+        )
         if not same:
             continue
         if sib.created is None or start is None or end is None:
@@ -287,10 +365,44 @@ def _sibling_check(evidence: RunEvidence, markers: Mapping[str, float], last: fl
             how = "name" if evidence.name and sib.name == evidence.name else "group"
             suspects.append(f"{sib.id} (same {how}, created {_clock(sib.created)})")
     if suspects:
-        return Check("sibling runs", False,
-                     f"{len(suspects)} other run(s) in the project from the same time window: "
-                     + "; ".join(suspects) + " -- the 'multiple runs' symptom")
-    return Check("sibling runs", True, f"none with the same name/group among {len(evidence.siblings)} other run(s)")
+        return Check(
+            "sibling runs",
+            False,
+            f"{len(suspects)} other run(s) in the project from the same time window: "
+            + "; ".join(suspects)
+            + " -- the 'multiple runs' symptom",
+        )
+    return Check(
+        "sibling runs", True, f"none with the same name/group among {len(evidence.siblings)} other run(s)"
+    )
+
+
+def _secrets_check(config: Mapping[str, Any], secrets: Sequence[str]) -> Check:
+    from .artifacts.redact import REDACTED, is_secret_key
+
+    leaks: list[str] = []
+    redacted: list[str] = []
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                here = f"{where}.{key}" if where else str(key)
+                if is_secret_key(key) and isinstance(value, str) and value:
+                    (redacted if value == REDACTED else leaks).append(here)
+                else:
+                    walk(value, here)
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                walk(value, f"{where}[{i}]")
+        elif isinstance(node, str) and any(secret and secret in node for secret in secrets):
+            leaks.append(where)
+
+    walk(config, "")
+    if leaks:
+        return Check("secrets", False, "secret value stored in the run config at " + ", ".join(leaks))
+    if redacted:
+        return Check("secrets", True, "redacted: " + ", ".join(redacted))
+    return Check("secrets", True, "no secret-named config keys")
 
 
 def _writer_check(sessions: Sequence[SessionInfo]) -> Check:
@@ -358,19 +470,33 @@ def from_api(
         api = wandb.Api(api_key=api_key, overrides=overrides, timeout=timeout)
         run = api.run(f"{entity}/{project}/{run_id}")
     except Exception as exc:  # the Api raises ValueError/CommError for a missing run or project
-        return RunEvidence(path=path, source=source, found=False,
-                           error=f"no run {entity}/{project}/{run_id} on {source}: {exc}")
+        return RunEvidence(
+            path=path,
+            source=source,
+            found=False,
+            error=f"no run {entity}/{project}/{run_id} on {source}: {exc}",
+        )
     artifacts = []
     for art in run.logged_artifacts():
         name, _, version = str(art.name).partition(":")
-        artifacts.append(ArtifactInfo(name=name, type=str(art.type), version=version or None,
-                                      created=_timestamp(getattr(art, "created_at", None))))
+        artifacts.append(
+            ArtifactInfo(
+                name=name,
+                type=str(art.type),
+                version=version or None,
+                created=_timestamp(getattr(art, "created_at", None)),
+            )
+        )
     siblings: list[SiblingInfo] | None = None
     siblings_error = None
     try:
         siblings = [
-            SiblingInfo(id=str(r.id), name=getattr(r, "name", None), group=getattr(r, "group", None),
-                        created=_timestamp(getattr(r, "created_at", None)))
+            SiblingInfo(
+                id=str(r.id),
+                name=getattr(r, "name", None),
+                group=getattr(r, "group", None),
+                created=_timestamp(getattr(r, "created_at", None)),
+            )
             for r in api.runs(f"{entity}/{project}", per_page=200)
             if r.id != run.id
         ]
@@ -386,7 +512,7 @@ def from_api(
         group=getattr(run, "group", None),
         created=_timestamp(getattr(run, "created_at", None)),
         config=_plain(run.config),
-        summary=_plain(dict(run.summary.items())),
+        summary=_plain(run.summary),
         history=[_plain(row) for row in run.scan_history()],
         artifacts=artifacts,
         siblings=siblings,
@@ -394,12 +520,61 @@ def from_api(
     )
 
 
+def from_server(path: str, server: Any) -> RunEvidence:
+    """Collect evidence from the local server's own records (no ``wandb.Api`` involved)."""
+    source = f"local W&B server {server.url}"
+    try:
+        record = server.run(path)
+    except KeyError as exc:
+        return RunEvidence(path=path, source=source, found=False, error=str(exc.args[0]))
+    windows = {s.index: (s.started, s.ended if s.ended is not None else s.last_seen) for s in record.sessions}
+    artifacts = [
+        ArtifactInfo(
+            name=a.name,
+            type=a.type,
+            version=a.version,
+            session_window=windows.get(a.session_index) if a.session_index is not None else None,
+        )
+        for a in record.artifacts
+    ]
+    siblings = [
+        SiblingInfo(
+            id=r.id, name=r.display_name, group=r.group, created=r.sessions[0].started if r.sessions else None
+        )
+        for r in server.runs(record.entity, record.project)
+        if r.id != record.id
+    ]
+    evidence = RunEvidence(
+        path=record.path,
+        source=source,
+        found=True,
+        url=f"{server.url}/{record.entity}/{record.project}/runs/{record.id}",
+        state=record.state,
+        name=record.display_name,
+        group=record.group,
+        created=record.sessions[0].started if record.sessions else None,
+        config=record.config,
+        summary=record.summary,
+        history=record.history,
+        artifacts=artifacts,
+        siblings=siblings,
+    )
+    return with_server_records(evidence, server)
+
+
 def with_server_records(evidence: RunEvidence, server: Any) -> RunEvidence:
     """Add what only the local recording server knows: creations, resumes, writer sessions, all runs."""
     record = server.run(evidence.path)
     sessions = [
-        SessionInfo(index=s.index, started=s.started, ended=s.ended, resume_mode=s.resume_mode,
-                    exit_code=s.exit_code, complete=s.complete, overlapping=s.overlapping)
+        SessionInfo(
+            index=s.index,
+            started=s.started,
+            ended=s.ended,
+            resume_mode=s.resume_mode,
+            exit_code=s.exit_code,
+            complete=s.complete,
+            overlapping=s.overlapping,
+        )
         for s in record.sessions
     ]
     return replace(
@@ -416,7 +591,7 @@ def verify_run(
     *,
     base_url: str | None = None,
     api_key: str | None = None,
-    expect: Expectations = Expectations(),  # noqa: B008
+    expect: Expectations = Expectations(),
     server: Any = None,
 ) -> Report:
     """Collect through ``wandb.Api`` (plus ``server``'s records when given) and check."""

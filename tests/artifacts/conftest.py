@@ -80,19 +80,3 @@ def tree(tmp_path: Path) -> Path:
     (root / "notes.pyc").write_bytes(b"n")
     os.utime(root / "labels.txt")
     return root
-
-
-@pytest.fixture
-def server(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    """The local W&B-protocol server, with the client environment pointing at it (wandb dir in tmp_path)."""
-    try:
-        srv = request.getfixturevalue("wandb_server")
-    except pytest.FixtureLookupError:
-        from wandb_ddp_bridge.testing.server import LocalWandbServer
-
-        srv = LocalWandbServer(data_dir=tmp_path / "server").start()
-        request.addfinalizer(srv.stop)
-    for name, value in srv.env().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
-    return srv

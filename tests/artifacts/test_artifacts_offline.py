@@ -260,3 +260,14 @@ def test_log_model_s3_uri_is_a_reference(offline_run: Any) -> None:
     pytest.importorskip("boto3")
     art = log_model(offline_run, "s3://my-bucket/models/best.pt", name="best_model")
     assert art.manifest.entries["best.pt"].ref == "s3://my-bucket/models/best.pt"
+
+
+def test_importing_artifacts_and_compat_imports_no_heavy_module() -> None:
+    import subprocess
+
+    code = (
+        "import sys, wandb_ddp_bridge.artifacts, wandb_ddp_bridge.compat; "
+        "heavy = [m for m in ('wandb', 'boto3', 'torch', 'ultralytics', 'omegaconf') if m in sys.modules]; "
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -46,12 +46,12 @@ def _artifacts(record: Any) -> dict[str, Any]:
     return {a.qualified_name: a for a in record.artifacts}
 
 
-def test_no_secret_text_reaches_the_server(server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_secret_text_reaches_the_server(wandb_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     omegaconf = pytest.importorskip("omegaconf")
     monkeypatch.setenv("MY_ENV_TOKEN", "env-0000-zzzz")
     cfg = omegaconf.OmegaConf.create(
         {
-            "wandb": {"project": "secrets", "api_key": server.api_key},
+            "wandb": {"project": "secrets", "api_key": wandb_server.api_key},
             "svc": dict(SECRETS),
             "nested": {"list": [{"hf_token": "hf-1212-jjjj"}, {"note": V1_KEY}]},
             "from_env": {"x": "${oc.env:MY_ENV_TOKEN}"},
@@ -62,27 +62,27 @@ def test_no_secret_text_reaches_the_server(server: Any, monkeypatch: pytest.Monk
     )
     with wandb_session(cfg) as s:
         s.save_config(cfg)
-        s.save_metadata({"api_key": server.api_key, "launch_cmd": f"WANDB_API_KEY={V1_KEY} python t.py"})
+        s.save_metadata({"api_key": wandb_server.api_key, "launch_cmd": f"WANDB_API_KEY={V1_KEY} python t.py"})
         with s.handoff():
             fake_training(1)
         s.save_config(cfg, key="post_config")
         run_id = s.id
-    received = server.all_received_text()
-    record = server.run(run_id)
+    received = wandb_server.all_received_text()
+    record = wandb_server.run(run_id)
     assert record.config["config"]["lr"] == 0.01  # the config did arrive ...
     assert record.config["config"]["wandb"]["api_key"] == REDACTED  # ... redacted
     assert record.config["post_config"]["svc"]["token"] == REDACTED
     assert record.config["job"]["api_key"] == REDACTED
     leaked = [
         v
-        for v in [server.api_key, V1_KEY, "hf-1212-jjjj", "env-0000-zzzz", *SECRETS.values(), "auth-8888-hhhh"]
+        for v in [wandb_server.api_key, V1_KEY, "hf-1212-jjjj", "env-0000-zzzz", *SECRETS.values(), "auth-8888-hhhh"]
         if v in received
     ]
     assert leaked == []
     assert "config.yaml" in {e.path for a in record.artifacts for e in a.entries}
 
 
-def test_pre_and_post_artifacts_belong_to_the_one_run(server: Any, tmp_path: Path) -> None:
+def test_pre_and_post_artifacts_belong_to_the_one_run(wandb_server: Any, tmp_path: Path) -> None:
     data = tmp_path / "data"
     (data / "images").mkdir(parents=True)
     (data / "images" / "a.jpg").write_bytes(b"a" * 10)
@@ -99,12 +99,12 @@ def test_pre_and_post_artifacts_belong_to_the_one_run(server: Any, tmp_path: Pat
         s.log_model(weights, name="yolo-best", aliases=("latest", "best"))
         s.log_s3_artifact("s3://my-bucket/models/final.pt", name="final_model", aliases=["prod"])
         run_id = s.id
-    assert len(server.runs()) == 1
-    record = server.run(run_id)
+    assert len(wandb_server.runs()) == 1
+    record = wandb_server.run(run_id)
     assert record.created_count == 1 and not record.overlapping
-    assert [h["epoch"] for h in record.history] == [0, 1, 2]
+    assert [h["epoch"] for h in record.history] == [0, 1, 2], record.history
     arts = _artifacts(record)
-    assert set(arts) == {"config:v0", "train-data:v0", "yolo-best:v0", "final_model:v0"}
+    assert set(arts) == {"config:v0", "train-data:v0", "yolo-best:v0", "final_model:v0"}, record.sessions
     assert all(a.run_path == record.path for a in arts.values())
     assert arts["config:v0"].type == "config"
     assert sorted(e.path for e in arts["train-data:v0"].entries) == ["data/images/a.jpg", "data/labels.txt"]
@@ -116,11 +116,11 @@ def test_pre_and_post_artifacts_belong_to_the_one_run(server: Any, tmp_path: Pat
     assert s3.entry("final.pt").ref == "s3://my-bucket/models/final.pt"
     pre = {arts["config:v0"].session_index, arts["train-data:v0"].session_index}
     post = {arts["yolo-best:v0"].session_index, s3.session_index}
-    assert max(pre) < min(post)  # PRE artifacts in the first writer session, POST ones after training
+    assert max(pre) < min(post), (pre, post)  # PRE artifacts in the first writer session, POST ones after training
     assert record.config["job"]["model_version"] == "v3"
 
 
-def test_changed_content_makes_a_new_version_identical_content_does_not(server: Any, tmp_path: Path) -> None:
+def test_changed_content_makes_a_new_version_identical_content_does_not(wandb_server: Any, tmp_path: Path) -> None:
     f = tmp_path / "labels.txt"
     f.write_text("v1")
     with wandb_session(project="dedup") as s:
@@ -133,11 +133,11 @@ def test_changed_content_makes_a_new_version_identical_content_does_not(server: 
             pass
         s.save_artifacts(f, name="labels")
         run_id = s.id
-    versions = sorted(a.qualified_name for a in server.run(run_id).artifacts)
+    versions = sorted(a.qualified_name for a in wandb_server.run(run_id).artifacts)
     assert versions == ["labels:v0", "labels:v1"]
 
 
-def test_s3_checksum_reference_carries_etag_and_size(server: Any, bucket: str) -> None:
+def test_s3_checksum_reference_carries_etag_and_size(wandb_server: Any, bucket: str) -> None:
     import boto3
 
     client = boto3.client("s3")
@@ -150,17 +150,17 @@ def test_s3_checksum_reference_carries_etag_and_size(server: Any, bucket: str) -
         with pytest.raises(FileNotFoundError, match=f"s3://{bucket}/models/missing.pt"):
             s.log_s3_artifact(f"s3://{bucket}/models/missing.pt", name="missing_model", checksum=True)
         run_id = s.id
-    arts = _artifacts(server.run(run_id))
+    arts = _artifacts(wandb_server.run(run_id))
     assert set(arts) == {"final_model:v0"}  # the failed one left nothing behind
     entry = arts["final_model:v0"].entry("final.pt")
     assert (entry.digest, entry.size, entry.ref) == (etag, 4321, f"s3://{bucket}/models/final.pt")
 
 
-def test_wandb_manager_runs_the_complete_example(server: Any, tmp_path: Path) -> None:
+def test_wandb_manager_runs_the_complete_example(wandb_server: Any, tmp_path: Path) -> None:
     listed = tmp_path / "dataset.yaml"
     listed.write_text("path: data\n")
     raw_cfg = {
-        "wandb": {"project": "seed-project", "api_key": server.api_key, "artifacts": [str(listed)]},
+        "wandb": {"project": "seed-project", "api_key": wandb_server.api_key, "artifacts": [str(listed)]},
         "model": "yolov8n.pt",
         "epochs": 2,
     }
@@ -168,7 +168,7 @@ def test_wandb_manager_runs_the_complete_example(server: Any, tmp_path: Path) ->
 
     wandb_manager = WandbManager(cfg, "yolo-job", "experiment-7")
     run, url = wandb_manager.initialize()
-    assert run is not None and url is not None and url.startswith(server.url)
+    assert run is not None and url is not None and url.startswith(wandb_server.url)
     wandb_manager.save_config(raw_cfg)
     wandb_manager.save_training_artifacts()
     wandb_manager.save_training_job_metadata({"model_version": "yolov8n"})
@@ -182,8 +182,8 @@ def test_wandb_manager_runs_the_complete_example(server: Any, tmp_path: Path) ->
     with pytest.raises(PhaseError, match="already called"):  # Common Mistake 3
         wandb_manager.finish()
 
-    assert len(server.runs()) == 1
-    record = server.run(run.id)
+    assert len(wandb_server.runs()) == 1
+    record = wandb_server.run(run.id)
     assert record.display_name == "yolo-job" and record.group == "experiment-7"
     assert [s.resume_mode for s in record.sessions] == ["none", "must", "must"]
     assert [s.exit_code for s in record.sessions] == [0, 0, 0] and not record.overlapping
@@ -195,4 +195,4 @@ def test_wandb_manager_runs_the_complete_example(server: Any, tmp_path: Path) ->
     assert set(arts) == {"config:v0", "training_artifacts:v0", "final_model:v0"}
     assert [e.path for e in arts["training_artifacts:v0"].entries] == ["dataset.yaml"]
     assert record.config["config"]["wandb"]["api_key"] == REDACTED
-    assert server.api_key not in server.all_received_text()
+    assert wandb_server.api_key not in wandb_server.all_received_text()

@@ -68,7 +68,7 @@ def test_single_node_torchrun_script_with_session_on_every_rank(wandb_server: An
                       str(_free_port()), str(SCRIPT), "session"], env)
     _wait(proc)
     run = _assert_one_run_three_sessions(wandb_server, "torchrun-one-node", epochs=3)
-    assert run.config["rank_count"] == 2
+    assert run.config["config"]["rank_count"] == 2
     assert run.history[-1]["final/score"] == 1.0
     probes = _probes(tmp_path / "probes")
     assert probes[0]["run_id"] == run.id

@@ -12,8 +12,8 @@ from typing import Any
 
 import cloudpickle
 import pytest
-
 import ul_rig
+
 import wandb_ddp_bridge.integrations.ultralytics as ul
 from wandb_ddp_bridge.env import HANDOFF_ENV_VAR
 from wandb_ddp_bridge.errors import AttachError, ConfigError
@@ -32,9 +32,8 @@ def test_importing_the_integration_imports_no_framework() -> None:
 
 
 def _ultralytics_trainers() -> list[type]:
-    from ultralytics.engine.trainer import BaseTrainer
-
     import ultralytics.models  # noqa: F401  (imports every task's trainer)
+    from ultralytics.engine.trainer import BaseTrainer
 
     found, pending = [], [BaseTrainer]
     while pending:
@@ -172,7 +171,7 @@ def test_bridge_callbacks_do_nothing_on_other_ranks(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     trainer = _fake_trainer(tloss=None, metrics={}, best=Path("/nonexistent"))
-    for event, callback, _ in ul._PLAN:
+    for _event, callback, _ in ul._PLAN:
         callback(trainer)
     assert calls == []
     assert not hasattr(trainer, ul._STATE_ATTR)

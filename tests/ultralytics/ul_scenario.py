@@ -33,10 +33,10 @@ def run_scenario(
     fast_path: str = "auto",
 ) -> dict[str, Any]:
     """PRE: config, summary and a dataset artifact; training (2 epochs); POST: a metric and an artifact."""
+    import ul_rig
     from ultralytics import YOLO
     from ultralytics.utils import SETTINGS
 
-    import ul_rig
     from wandb_ddp_bridge import wandb_session
 
     SETTINGS.update({"wandb": native, "sync": False})
@@ -45,9 +45,7 @@ def run_scenario(
     if ddp:
         extra["trainer"] = ul_rig.CPUDDPDetectionTrainer
         # Releases before 8.4.140 import the trainer in the worker by module name.
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p
-        )
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
     kwargs = ul_rig.train_kwargs(data, workdir / "runs", **extra)
     report = workdir / "report.txt"
     started = time.perf_counter()

@@ -71,8 +71,7 @@ def log_config(
     plain = redact(source, secrets=run_secrets(run))
     if not isinstance(plain, dict):
         raise ConfigError(
-            f"a config must be a mapping (dict, OmegaConf DictConfig, dataclass, ...), "
-            f"got {type(cfg).__name__}"
+            f"a config must be a mapping (dict, OmegaConf DictConfig, dataclass, ...), got {type(cfg).__name__}"
         )
     config: Any = run.config
     config.update(plain if key is None else {key: plain}, allow_val_change=True)
@@ -151,26 +150,20 @@ def collect_files(
                     _add(out, f"{base}/{rel.as_posix()}", Path(root) / n)
     if not out:
         raise ValueError(
-            f"nothing to log: {[os.fspath(g) for g in given]} hold no files "
-            f"outside the ignore list {list(ignore)}"
+            f"nothing to log: {[os.fspath(g) for g in given]} hold no files outside the ignore list {list(ignore)}"
         )
     return [(local, inside) for inside, local in sorted(out.items())]
 
 
 def _add(out: dict[str, Path], inside: str, local: Path) -> None:
     if inside in out and out[inside].resolve() != local.resolve():
-        raise ValueError(
-            f"two paths map to {inside!r} in the artifact: {str(out[inside])!r} and {str(local)!r}"
-        )
+        raise ValueError(f"two paths map to {inside!r} in the artifact: {str(out[inside])!r} and {str(local)!r}")
     out[inside] = local
 
 
 def _ignored(rel: Path, patterns: Sequence[str]) -> bool:
     posix = rel.as_posix()
-    return any(
-        fnmatch.fnmatch(posix, pat) or any(fnmatch.fnmatch(part, pat) for part in rel.parts)
-        for pat in patterns
-    )
+    return any(fnmatch.fnmatch(posix, pat) or any(fnmatch.fnmatch(part, pat) for part in rel.parts) for pat in patterns)
 
 
 def _safe_name(name: str) -> str:

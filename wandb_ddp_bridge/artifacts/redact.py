@@ -47,9 +47,7 @@ _SECRET_KEY_PARTS = (
 # tokenizer special tokens ("pad_token") are vocabulary, not credentials.
 _TOKENIZER_TOKENS = frozenset({"pad", "eos", "bos", "unk", "sep", "cls", "mask"})
 # A bare 40-hex value under one of these words is a content hash (a git commit), not an API key.
-_HASH_WORDS = frozenset(
-    {"commit", "sha", "sha1", "hash", "digest", "checksum", "revision", "rev", "etag", "md5"}
-)
+_HASH_WORDS = frozenset({"commit", "sha", "sha1", "hash", "digest", "checksum", "revision", "rev", "etag", "md5"})
 # Environment variables whose values are redacted wherever they appear in a config.
 SECRET_ENV_VARS = ("WANDB_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "HF_TOKEN")
 
@@ -118,9 +116,7 @@ def to_plain(cfg: Any) -> Any:
 def _load_file(path: Path) -> Any:
     suffix = path.suffix.lower()
     if suffix not in (".yaml", ".yml", ".json"):
-        raise ConfigError(
-            f"config path {str(path)!r} must end in .yaml, .yml or .json; pass the loaded object instead"
-        )
+        raise ConfigError(f"config path {str(path)!r} must end in .yaml, .yml or .json; pass the loaded object instead")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -274,9 +270,7 @@ def _names_secret(raw: Any) -> bool:
     """Does a raw OmegaConf string interpolate a secret (``${oc.env:WANDB_API_KEY}``, ``${db.password}``)?"""
     if not isinstance(raw, str):
         return False
-    return any(
-        is_secret_key(part) for body in _INTERPOLATION.findall(raw) for part in re.split(r"[:.,\s]", body)
-    )
+    return any(is_secret_key(part) for body in _INTERPOLATION.findall(raw) for part in re.split(r"[:.,\s]", body))
 
 
 def _redact(obj: Any, raw: Any, known: list[str], key: Any) -> Any:
@@ -285,9 +279,7 @@ def _redact(obj: Any, raw: Any, known: list[str], key: Any) -> Any:
     if isinstance(obj, dict):
         raw_map = raw if isinstance(raw, dict) else {}
         return {
-            k: (
-                REDACTED if is_secret_key(k) and v not in (None, "") else _redact(v, raw_map.get(k), known, k)
-            )
+            k: (REDACTED if is_secret_key(k) and v not in (None, "") else _redact(v, raw_map.get(k), known, k))
             for k, v in obj.items()
         }
     if isinstance(obj, list):

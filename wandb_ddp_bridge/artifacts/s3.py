@@ -53,9 +53,7 @@ def parse_s3_uri(uri: str) -> S3Uri:
     """Parse ``s3://bucket/key`` or ``s3://bucket/prefix/`` (``?versionId=`` allowed); ConfigError if bad."""
 
     def bad(why: str) -> ConfigError:
-        return ConfigError(
-            f"invalid S3 URI {uri!r}: {why}; expected s3://<bucket>/<key> or s3://<bucket>/<prefix>/"
-        )
+        return ConfigError(f"invalid S3 URI {uri!r}: {why}; expected s3://<bucket>/<key> or s3://<bucket>/<prefix>/")
 
     if not isinstance(uri, str):
         raise ConfigError(f"an S3 URI must be a string like 's3://bucket/key', got {type(uri).__name__}")

@@ -103,7 +103,13 @@ def prepare_model(model: Any) -> Any:
         descriptor = read_descriptor()
         if descriptor is None:
             return original(trainer=trainer, **kwargs)
-        return train(model, devices=descriptor.devices, trainer=trainer, **kwargs).results
+        outcome = train(model, devices=descriptor.devices, trainer=trainer, **kwargs)
+        from ..handoff import active_handoff
+
+        handoff = active_handoff()
+        if handoff is not None:
+            handoff.result = outcome  # as after h.train(...): weights and save dir for the POST phase
+        return outcome.results
 
     # Instance attributes only: the class and every other model are untouched (see restore_model).
     object.__setattr__(model, _ORIGINAL_TRAIN_ATTR, original)
@@ -351,6 +357,8 @@ def _on_pretrain_routine_end(trainer: Any) -> None:
     state.native = native_wandb_active(trainer)
     _log.debug("ultralytics: native W&B callback %s", "active" if state.native else "off, bridge logs epochs")
     if not state.native and state.run is not None:
+        # What the native callback would record, namespaced so it never overrides the user's config keys.
+        state.run.config.update({"ultralytics": _plain(vars(trainer.args))}, allow_val_change=True)
         state.run.define_metric("epoch")
         for pattern in _EPOCH_METRICS:
             state.run.define_metric(pattern, step_metric="epoch")
@@ -434,6 +442,10 @@ def _install_callbacks(trainer: Any) -> None:
         else:
             callbacks[event].append(callback)
     trainer.callbacks = callbacks
+
+
+def _plain(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v if isinstance(v, (bool, int, float, str, type(None))) else str(v) for k, v in values.items()}
 
 
 def _floats(values: Any) -> dict[str, float]:

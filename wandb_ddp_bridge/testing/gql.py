@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 __all__ = [
     "Document",
@@ -59,7 +59,7 @@ class InlineFragment:
     selections: list[Selection] = field(default_factory=list)
 
 
-Selection = Union[Field, FragmentSpread, InlineFragment]
+Selection = Field | FragmentSpread | InlineFragment
 
 
 @dataclass
@@ -97,7 +97,7 @@ class _Enum:
 
 
 _TOKEN = re.compile(
-    r'(?P<ws>[\s,\ufeff]+|#[^\n\r]*)'
+    r"(?P<ws>[\s,\ufeff]+|#[^\n\r]*)"
     r'|(?P<block>"""(?:\\"""|[^"]|"(?!""))*""")'
     r'|(?P<str>"(?:\\.|[^"\\\n])*")'
     r"|(?P<num>-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)"
@@ -166,10 +166,10 @@ class _Parser:
                 frags[name] = InlineFragment(cond, directives, self.selection_set())
             elif tv in ("query", "mutation", "subscription"):
                 self.take()
-                name = self.take(kind="name") if self.peek()[0] == "name" else None
+                op_name = self.take(kind="name") if self.peek()[0] == "name" else None
                 defaults = self.variable_definitions() if self.peek()[1] == "(" else {}
                 self.directives()
-                ops.append(Operation(tv, name, defaults, self.selection_set()))
+                ops.append(Operation(tv, op_name, defaults, self.selection_set()))
             else:
                 raise GraphQLSyntaxError(f"unexpected {tv!r} ({tk}) at top level")
         return Document(ops, frags)

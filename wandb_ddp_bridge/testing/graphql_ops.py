@@ -20,7 +20,7 @@ from .store import EVENTS, HISTORY, OUTPUT, Store, gid, run_state
 if TYPE_CHECKING:
     from .sessions import SessionTracker
 
-__all__ = ["OPERATIONS", "INPUT_TYPES", "OBJECT_TYPES", "OpContext"]
+__all__ = ["INPUT_TYPES", "OBJECT_TYPES", "OPERATIONS", "OpContext"]
 
 Node = dict[str, Any]
 
@@ -82,13 +82,16 @@ def _entity_node(ctx: OpContext, name: str) -> Node:
         "readOnlyAdmin": False,
         "privateOnly": False,
         "codeSavingEnabled": False,
-        "projects": lambda a: _connection([_project_node(ctx, name, p) for p in _project_names(ctx, name)], a),
+        "projects": lambda a: _connection(
+            [_project_node(ctx, name, p) for p in _project_names(ctx, name)], a
+        ),
     }
 
 
 def _project_names(ctx: OpContext, entity: str) -> list[str]:
     rows = ctx.store.q(
-        "SELECT project FROM runs WHERE entity=? UNION SELECT project FROM artifacts WHERE entity=? ORDER BY 1",
+        "SELECT project FROM runs WHERE entity=?"
+        " UNION SELECT project FROM artifacts WHERE entity=? ORDER BY 1",
         (entity, entity),
     )
     return [r["project"] for r in rows]
@@ -125,12 +128,15 @@ def _project_node(ctx: OpContext, entity: str, project: str) -> Node:
 
     def artifact_type(args: dict[str, Any]) -> Node | None:
         name = str(args.get("name") or "")
-        found = ctx.store.q1("SELECT 1 FROM artifacts WHERE entity=? AND project=? AND type=?", (entity, project, name))
+        found = ctx.store.q1(
+            "SELECT 1 FROM artifacts WHERE entity=? AND project=? AND type=?", (entity, project, name)
+        )
         return _artifact_type_node(ctx, entity, project, name) if found else None
 
     def artifact_types(args: dict[str, Any]) -> Node:
         rows = ctx.store.q(
-            "SELECT DISTINCT type FROM artifacts WHERE entity=? AND project=? ORDER BY type", (entity, project)
+            "SELECT DISTINCT type FROM artifacts WHERE entity=? AND project=? ORDER BY type",
+            (entity, project),
         )
         return _connection([_artifact_type_node(ctx, entity, project, r["type"]) for r in rows], args)
 
@@ -160,6 +166,9 @@ def _project_node(ctx: OpContext, entity: str, project: str) -> Node:
         "artifactTypes": artifact_types,
         "artifactCollection": collection,
         "artifactSequence": collection,
+        "artifactCollectionMembership": lambda a: _membership_by_name(
+            ctx, entity, project, str(a.get("name") or "")
+        ),
         "createdAt": _iso(time.time()),
         "isBenchmark": False,
         "views": "{}",
@@ -232,7 +241,9 @@ def _run_node(ctx: OpContext, run: Any) -> Node:
             if isinstance(step, int):
                 last = max(last, step)
             for k in r:
-                keys.setdefault(k, {"typeCounts": [{"type": "number", "count": 0}]})["typeCounts"][0]["count"] += 1
+                keys.setdefault(k, {"typeCounts": [{"type": "number", "count": 0}]})["typeCounts"][0][
+                    "count"
+                ] += 1
         return {"lastStep": last, "keys": keys}
 
     def files(args: dict[str, Any]) -> Node:
@@ -242,7 +253,8 @@ def _run_node(ctx: OpContext, run: Any) -> Node:
 
     def sessions_last_seen() -> float | None:
         sessions = store.sessions_of(pk)
-        return sessions[-1]["last_seen"] if sessions else run["updated_at"]
+        last: float | None = sessions[-1]["last_seen"] if sessions else run["updated_at"]
+        return last
 
     def artifacts_out(args: dict[str, Any]) -> Node:
         rows = store.q("SELECT * FROM artifacts WHERE run_pk=? ORDER BY pk", (pk,))
@@ -283,8 +295,12 @@ def _run_node(ctx: OpContext, run: Any) -> Node:
         "updatedAt": _iso(run["updated_at"]),
         "projectId": _project_internal_id(entity, project),
         "project": lambda _: _project_node(ctx, entity, project),
-        "user": {"__typename": "User", "id": gid("User", ctx.default_entity), "name": ctx.default_entity,
-                 "username": ctx.default_entity},
+        "user": {
+            "__typename": "User",
+            "id": gid("User", ctx.default_entity),
+            "name": ctx.default_entity,
+            "username": ctx.default_entity,
+        },
         "historyLineCount": lambda _: store.line_count(pk, HISTORY),
         "eventsLineCount": lambda _: store.line_count(pk, EVENTS),
         "logLineCount": lambda _: store.line_count(pk, OUTPUT),
@@ -330,7 +346,8 @@ def _file_node(ctx: OpContext, name: str, key: str | None, size: int | None) -> 
 def _artifact_type_node(ctx: OpContext, entity: str, project: str, name: str) -> Node:
     def collections(args: dict[str, Any]) -> Node:
         rows = ctx.store.q(
-            "SELECT DISTINCT collection FROM artifacts WHERE entity=? AND project=? AND type=? ORDER BY collection",
+            "SELECT DISTINCT collection FROM artifacts WHERE entity=? AND project=? AND type=?"
+            " ORDER BY collection",
             (entity, project, name),
         )
         return _connection([_sequence_node(ctx, entity, project, r["collection"]) for r in rows], args)
@@ -359,7 +376,8 @@ def _sequence_node(ctx: OpContext, entity: str, project: str, name: str) -> Node
 
     def versions(args: dict[str, Any]) -> Node:
         rows = ctx.store.q(
-            "SELECT * FROM artifacts WHERE entity=? AND project=? AND collection=? ORDER BY version_index DESC",
+            "SELECT * FROM artifacts WHERE entity=? AND project=? AND collection=?"
+            " ORDER BY version_index DESC",
             (entity, project, name),
         )
         return _connection([_artifact_node(ctx, r) for r in rows], args)
@@ -371,6 +389,9 @@ def _sequence_node(ctx: OpContext, entity: str, project: str, name: str) -> Node
         "description": None,
         "project": lambda _: _project_node(ctx, entity, project),
         "latestArtifact": latest,
+        "artifactMembership": lambda a: _membership_by_name(
+            ctx, entity, project, f"{name}:{a.get('aliasName')}"
+        ),
         "artifacts": versions,
         "digestAlgorithm": "MANIFEST_MD5",
         "createdAt": _iso(time.time()),
@@ -392,6 +413,55 @@ def _artifact_by_name(ctx: OpContext, entity: str, project: str, name: str) -> A
     return ctx.store.artifact(alias["artifact_pk"]) if alias else None
 
 
+def _membership_by_name(ctx: OpContext, entity: str, project: str, name: str) -> Node | None:
+    row = _artifact_by_name(ctx, entity, project, name)
+    if row is None:
+        return None
+    node = _artifact_node(ctx, row)
+    return {
+        "__typename": "ArtifactCollectionMembership",
+        "id": gid("ArtifactCollectionMembership", row["pk"]),
+        "versionIndex": row["version_index"],
+        "createdAt": node["createdAt"],
+        "aliases": node["aliases"],
+        "artifactCollection": node["artifactSequence"],
+        "artifact": node,
+        "files": node["files"],
+    }
+
+
+def _artifact_files(ctx: OpContext, artifact_pk: int) -> list[Node]:
+    rows = ctx.store.q(
+        "SELECT f.name, f.md5, f.upload_key, f.ordinal, LENGTH(u.content) AS size FROM artifact_files f"
+        " LEFT JOIN uploads u ON u.key=f.upload_key WHERE f.artifact_pk=? ORDER BY f.ordinal",
+        (artifact_pk,),
+    )
+    nodes = []
+    for f in rows:
+        node = _file_node(ctx, f["name"], f["upload_key"], f["size"])
+        node.update(
+            md5=f["md5"],
+            digest=f["md5"],
+            storagePath=f"wandb_artifacts/{artifact_pk}/{f['ordinal']}/{f['name']}",
+        )
+        nodes.append(node)
+    return nodes
+
+
+def _files_by_entries(ctx: OpContext, artifact_pk: int, args: dict[str, Any]) -> Node:
+    """Download URLs for manifest entries, looked up in the entry's birth artifact when it names one."""
+    nodes = []
+    for entry in args.get("entries") or []:
+        name = str(entry.get("name") or "")
+        birth = (
+            ctx.store.artifact_by_gid(entry.get("birthArtifactID")) if entry.get("birthArtifactID") else None
+        )
+        pk = birth["pk"] if birth is not None else artifact_pk
+        match = [n for n in _artifact_files(ctx, pk) if n["name"] == name]
+        nodes.append(match[-1] if match else {"name": name, "directUrl": None, "url": None})
+    return _connection(nodes, {})
+
+
 def _artifact_node(ctx: OpContext, row: Any) -> Node:
     pk = row["pk"]
     entity, project, collection = row["entity"], row["project"], row["collection"]
@@ -410,11 +480,13 @@ def _artifact_node(ctx: OpContext, row: Any) -> Node:
         ]
 
     def files(args: dict[str, Any]) -> Node:
-        rows = ctx.store.q("SELECT * FROM artifact_files WHERE artifact_pk=? ORDER BY ordinal", (pk,))
-        return _connection([_file_node(ctx, f["name"], f["upload_key"], None) for f in rows], args)
+        names = args.get("names")
+        nodes = [n for n in _artifact_files(ctx, pk) if not names or n["name"] in names]
+        return _connection(nodes, args)
 
-    entries = ctx.store.q("SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS s FROM artifact_entries WHERE artifact_pk=?",
-                          (pk,))[0]
+    entries = ctx.store.q(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS s FROM artifact_entries WHERE artifact_pk=?", (pk,)
+    )[0]
     manifest_url = f"{ctx.base_url}/upload/{row['manifest_key']}" if row["manifest_key"] else None
     return {
         "__typename": "Artifact",
@@ -440,6 +512,7 @@ def _artifact_node(ctx: OpContext, row: Any) -> Node:
         "artifactCollection": seq,
         "aliases": aliases,
         "files": files,
+        "filesByManifestEntries": lambda a: _files_by_entries(ctx, pk, a),
         "currentManifest": {
             "id": gid("ArtifactManifest", pk),
             "file": {"id": gid("File", f"manifest-{pk}"), "directUrl": manifest_url, "url": manifest_url},
@@ -571,7 +644,9 @@ def _create_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
     if not collection:
         raise _GraphQLError("createArtifact needs artifactCollectionName")
     digest = str(inp.get("digest") or "")
-    aliases = [str(a.get("alias")) for a in inp.get("aliases") or [] if isinstance(a, dict) and a.get("alias")]
+    aliases = [
+        str(a.get("alias")) for a in inp.get("aliases") or [] if isinstance(a, dict) and a.get("alias")
+    ]
     run = store.find_run(entity, project, str(inp["runName"])) if inp.get("runName") else None
     if run is not None:
         ctx.run_path = f"{entity}/{project}/{run['run_id']}"
@@ -588,11 +663,13 @@ def _create_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
             ctx.notes.append("deduplicated")
             return {"artifact": _artifact_node(ctx, existing)}
         version = db.execute(
-            "SELECT COALESCE(MAX(version_index), -1) + 1 FROM artifacts WHERE entity=? AND project=? AND collection=?",
+            "SELECT COALESCE(MAX(version_index), -1) + 1 FROM artifacts"
+            " WHERE entity=? AND project=? AND collection=?",
             (entity, project, collection),
         ).fetchone()[0]
         cur = db.execute(
-            "INSERT INTO artifacts(entity, project, collection, type, version_index, digest, state, description,"
+            "INSERT INTO artifacts(entity, project, collection, type, version_index, digest, state,"
+            " description,"
             " metadata, run_pk, session_pk, client_id, sequence_client_id, history_step, created_at,"
             " requested_aliases) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -636,7 +713,13 @@ def _manifest_payload(ctx: OpContext, row: Any) -> Node:
     return {
         "artifactManifest": {
             "id": gid("ArtifactManifest", row["pk"]),
-            "file": {"id": gid("File", key), "uploadUrl": url, "uploadHeaders": [], "directUrl": url, "url": url},
+            "file": {
+                "id": gid("File", key),
+                "uploadUrl": url,
+                "uploadHeaders": [],
+                "directUrl": url,
+                "url": url,
+            },
         }
     }
 
@@ -663,7 +746,7 @@ def _gid_parts(value: str) -> list[str]:
 
 def _create_artifact_files(ctx: OpContext, args: dict[str, Any]) -> Node:
     inp = args.get("input") or {}
-    edges = []
+    edges: list[Node] = []
     with ctx.store.tx() as db:
         for spec in inp.get("artifactFiles") or []:
             row = _artifact_for(ctx, spec.get("artifactID"))
@@ -698,7 +781,9 @@ def _commit_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
     inp = args.get("input") or {}
     row = _artifact_for(ctx, inp.get("artifactID"))
     with ctx.store.tx() as db:
-        db.execute("UPDATE artifacts SET state='COMMITTED', committed_at=? WHERE pk=?", (time.time(), row["pk"]))
+        db.execute(
+            "UPDATE artifacts SET state='COMMITTED', committed_at=? WHERE pk=?", (time.time(), row["pk"])
+        )
         requested = _json_or(row["requested_aliases"], [])
         ctx.store.set_aliases(row["pk"], [*[str(a) for a in requested], "latest"])
     fresh = ctx.store.artifact(row["pk"])
@@ -756,34 +841,95 @@ class _GraphQLError(Exception):
 
 INPUT_TYPES: dict[str, list[str]] = {
     "CreateArtifactInput": [
-        "artifactTypeName", "artifactCollectionName", "artifactCollectionNames", "entityName", "projectName",
-        "runName", "description", "digest", "digestAlgorithm", "labels", "aliases", "metadata", "historyStep",
-        "enableDigestDeduplication", "distributedID", "clientID", "sequenceClientID", "ttlDurationSeconds",
-        "tags", "storageRegion",
+        "artifactTypeName",
+        "artifactCollectionName",
+        "artifactCollectionNames",
+        "entityName",
+        "projectName",
+        "runName",
+        "description",
+        "digest",
+        "digestAlgorithm",
+        "labels",
+        "aliases",
+        "metadata",
+        "historyStep",
+        "enableDigestDeduplication",
+        "distributedID",
+        "clientID",
+        "sequenceClientID",
+        "ttlDurationSeconds",
+        "tags",
+        "storageRegion",
     ],
     "UpsertBucketInput": [
-        "id", "name", "groupName", "modelName", "entityName", "description", "displayName", "notes", "config",
-        "commit", "host", "debug", "jobProgram", "jobRepo", "jobType", "state", "sweep", "tags",
+        "id",
+        "name",
+        "groupName",
+        "modelName",
+        "entityName",
+        "description",
+        "displayName",
+        "notes",
+        "config",
+        "commit",
+        "host",
+        "debug",
+        "jobProgram",
+        "jobRepo",
+        "jobType",
+        "state",
+        "sweep",
+        "tags",
         "summaryMetrics",
     ],
     "CreateArtifactFileSpecInput": [
-        "artifactID", "name", "md5", "mimetype", "artifactManifestID", "uploadPartsInput",
+        "artifactID",
+        "name",
+        "md5",
+        "mimetype",
+        "artifactManifestID",
+        "uploadPartsInput",
     ],
     "CreateArtifactFilesInput": ["artifactFiles", "storageLayout", "cloudRegionID"],
     "CreateArtifactManifestInput": [
-        "artifactID", "baseArtifactID", "name", "digest", "entityName", "projectName", "runName", "type",
+        "artifactID",
+        "baseArtifactID",
+        "name",
+        "digest",
+        "entityName",
+        "projectName",
+        "runName",
+        "type",
         "includeUpload",
     ],
     "UpdateArtifactManifestInput": ["artifactManifestID", "digest", "baseArtifactID"],
     "UseArtifactInput": [
-        "entityName", "projectName", "runName", "artifactID", "usedAs", "artifactEntityName",
+        "entityName",
+        "projectName",
+        "runName",
+        "artifactID",
+        "usedAs",
+        "artifactEntityName",
         "artifactProjectName",
     ],
     "LinkArtifactInput": [
-        "artifactPortfolioName", "entityName", "projectName", "aliases", "artifactID", "clientID",
+        "artifactPortfolioName",
+        "entityName",
+        "projectName",
+        "aliases",
+        "artifactID",
+        "clientID",
     ],
-    "UpdateArtifactInput": ["artifactID", "description", "metadata", "aliases", "ttlDurationSeconds", "tagsToAdd",
-                            "tagsToDelete"],
+    "UpdateArtifactInput": [
+        "artifactID",
+        "description",
+        "metadata",
+        "aliases",
+        "ttlDurationSeconds",
+        "tagsToAdd",
+        "tagsToDelete",
+    ],
     "CommitArtifactInput": ["artifactID"],
     "DeleteFilesInput": ["files", "projectId"],
     "ArtifactAliasInput": ["artifactCollectionName", "alias"],
@@ -791,18 +937,78 @@ INPUT_TYPES: dict[str, list[str]] = {
 
 OBJECT_TYPES: dict[str, list[str]] = {
     "Run": [
-        "id", "name", "displayName", "description", "notes", "config", "summaryMetrics", "systemMetrics",
-        "sweepName", "group", "jobType", "commit", "tags", "readOnly", "state", "createdAt", "heartbeatAt",
-        "projectId", "project", "user", "historyLineCount", "eventsLineCount", "logLineCount", "historyTail",
-        "eventsTail", "wandbConfig", "history", "historyKeys", "sampledHistory", "files", "outputArtifacts",
-        "inputArtifacts", "stopped",
+        "id",
+        "name",
+        "displayName",
+        "description",
+        "notes",
+        "config",
+        "summaryMetrics",
+        "systemMetrics",
+        "sweepName",
+        "group",
+        "jobType",
+        "commit",
+        "tags",
+        "readOnly",
+        "state",
+        "createdAt",
+        "heartbeatAt",
+        "projectId",
+        "project",
+        "user",
+        "historyLineCount",
+        "eventsLineCount",
+        "logLineCount",
+        "historyTail",
+        "eventsTail",
+        "wandbConfig",
+        "history",
+        "historyKeys",
+        "sampledHistory",
+        "files",
+        "outputArtifacts",
+        "inputArtifacts",
+        "stopped",
     ],
-    "Project": ["id", "internalId", "name", "entity", "entityName", "readOnly", "run", "runs", "runCount",
-                "artifact", "artifactType", "artifactTypes", "artifactCollection", "bucket"],
+    "Project": [
+        "id",
+        "internalId",
+        "name",
+        "entity",
+        "entityName",
+        "readOnly",
+        "run",
+        "runs",
+        "runCount",
+        "artifact",
+        "artifactType",
+        "artifactTypes",
+        "artifactCollection",
+        "bucket",
+    ],
     "Artifact": [
-        "id", "digest", "state", "versionIndex", "description", "metadata", "aliases", "artifactType",
-        "artifactSequence", "artifactCollection", "fileCount", "size", "createdAt", "updatedAt", "files",
-        "currentManifest", "historyStep", "ttlDurationSeconds", "ttlIsInherited", "tags", "commitHash",
+        "id",
+        "digest",
+        "state",
+        "versionIndex",
+        "description",
+        "metadata",
+        "aliases",
+        "artifactType",
+        "artifactSequence",
+        "artifactCollection",
+        "fileCount",
+        "size",
+        "createdAt",
+        "updatedAt",
+        "files",
+        "currentManifest",
+        "historyStep",
+        "ttlDurationSeconds",
+        "ttlIsInherited",
+        "tags",
+        "commitHash",
     ],
     "ArtifactSequence": ["id", "name", "description", "project", "latestArtifact", "artifacts"],
     "ArtifactType": ["id", "name", "description", "createdAt", "artifactCollection", "artifactCollections"],
@@ -811,11 +1017,21 @@ OBJECT_TYPES: dict[str, list[str]] = {
     "User": ["id", "name", "username", "email", "entity", "teams", "flags"],
     "ServerInfo": ["features", "cliVersionInfo", "latestLocalVersionInfo"],
     "File": ["id", "name", "url", "directUrl", "sizeBytes", "mimetype", "updatedAt", "md5"],
+    "ServerSettings": [],
 }
+INPUT_TYPES["AddAliasesInput"] = ["artifactID", "aliases"]
 
 
 def _type_info(ctx: OpContext, args: dict[str, Any]) -> Node | None:
     name = str(args.get("name") or "")
+    if name in ("Query", "Mutation"):
+        names = sorted(_query_root(ctx)) if name == "Query" else sorted(_MUTATIONS)
+        return {
+            "name": name,
+            "kind": "OBJECT",
+            "fields": [{"name": f, "args": []} for f in names],
+            "inputFields": None,
+        }
     if name in INPUT_TYPES:
         return {
             "name": name,
@@ -868,8 +1084,12 @@ def _query_root(ctx: OpContext) -> Node:
             "frontendHost": ctx.base_url,
         },
         "entity": lambda a: _entity_node(ctx, _entity(ctx, a.get("name"))),
-        "model": lambda a: _project_node(ctx, _entity(ctx, a.get("entityName")), _project_name(a.get("name"))),
-        "project": lambda a: _project_node(ctx, _entity(ctx, a.get("entityName")), _project_name(a.get("name"))),
+        "model": lambda a: _project_node(
+            ctx, _entity(ctx, a.get("entityName")), _project_name(a.get("name"))
+        ),
+        "project": lambda a: _project_node(
+            ctx, _entity(ctx, a.get("entityName")), _project_name(a.get("name"))
+        ),
         "artifact": lambda a: _maybe_artifact(ctx, a.get("id")),
         "artifactCollection": None,
         "clientIDMapping": lambda a: _client_id_mapping(ctx, a.get("clientID")),
@@ -934,22 +1154,115 @@ def _mutation(ctx: OpContext, variables: dict[str, Any]) -> Node:
 
 # Every operation name seen from wandb 0.19.11 .. 0.31.0 (wandb-core binaries and the Python public API).
 _QUERIES = (
-    "Viewer", "ServerFeaturesQuery", "ServerInfo", "OrganizationCoreWeaveOrganizationID", "RunResumeStatus",
-    "RunStoppedStatus", "InputFields", "TypeFields", "RunState", "QueryRunInfo", "HistoryPage",
-    "SampledHistoryPage", "RunParquetHistory", "RunConsoleLogPage", "RunConsoleLogTail", "ClientIDMapping",
-    "ArtifactManifest", "ArtifactFileURLs", "ArtifactFileURLsByManifestEntries", "FetchArtifactDigestAlgorithm",
-    "XXHashDigestsEnabled", "FetchOrgEntityFromEntity", "OrgFeatureFlags", "ArtifactType", "ArtifactByID",
-    "ArtifactByName", "ProjectArtifactType", "RunOutputArtifacts", "RunInputArtifacts", "Run", "Runs",
-    "RunHistoryKeys", "RunSampledHistory", "RunFullHistory", "RunFiles", "Project", "Projects",
-    "ProbeServerSettings", "ProbeRunType", "ProbeProjectInfo", "ProbeServerUseArtifactInput",
-    "ProbeServerLinkArtifactInput", "EntityInfo", "ServerFeatures", "FetchOrgInfoFromEntity",
-    "ArtifactCreatedBy", "ArtifactUsedBy", "ProjectArtifactCollection", "ProjectArtifacts",
+    "Viewer",
+    "ServerFeaturesQuery",
+    "ServerInfo",
+    "OrganizationCoreWeaveOrganizationID",
+    "RunResumeStatus",
+    "RunStoppedStatus",
+    "InputFields",
+    "TypeFields",
+    "RunState",
+    "QueryRunInfo",
+    "HistoryPage",
+    "SampledHistoryPage",
+    "RunParquetHistory",
+    "RunConsoleLogPage",
+    "RunConsoleLogTail",
+    "ClientIDMapping",
+    "ArtifactManifest",
+    "ArtifactFileURLs",
+    "ArtifactFileURLsByManifestEntries",
+    "FetchArtifactDigestAlgorithm",
+    "XXHashDigestsEnabled",
+    "FetchOrgEntityFromEntity",
+    "OrgFeatureFlags",
+    "ArtifactType",
+    "ArtifactByID",
+    "ArtifactByName",
+    "ProjectArtifactType",
+    "RunOutputArtifacts",
+    "RunInputArtifacts",
+    "Run",
+    "Runs",
+    "RunHistoryKeys",
+    "RunSampledHistory",
+    "RunFullHistory",
+    "RunFiles",
+    "Project",
+    "Projects",
+    "ProbeServerSettings",
+    "ProbeRunType",
+    "ProbeProjectInfo",
+    "ProbeServerUseArtifactInput",
+    "ProbeServerLinkArtifactInput",
+    "EntityInfo",
+    "ServerFeatures",
+    "FetchOrgInfoFromEntity",
+    "ArtifactCreatedBy",
+    "ArtifactUsedBy",
+    "ProjectArtifactCollection",
+    "ProjectArtifacts",
+    "ArtifactMembershipByName",
+    "ArtifactMembershipFiles",
+    "GetArtifactMembershipFileUrls",
+    "FetchArtifactManifest",
+    "ArtifactCollectionAliases",
+    "ProjectArtifactCollections",
+    "ProjectArtifactTypes",
+    "ArtifactTypeArtifactCollections",
+    "ArtifactByIDShort",
+    "ArtifactCollectionMembershipFiles",
+    "ArtifactCollectionMembershipFileURLs",
+    "ArtifactVersionFiles",
+    "ArtifactOfType",
+    "RunInfo",
+    "RunFiles",
+    "RunDownloadUrl",
+    "RunDownloadUrls",
+    "ProjectRuns",
+    "ProjectID",
+    "Entity",
+    "EntityIsTeam",
+    "ProbeRunInput",
+    "ProbeServerAddAliasesInput",
+    "ProbeServerCapabilities",
+    "ProbeServerArtifact",
+    "ProbeServerCreateArtifactInput",
+    "ProbeServerCreateArtifactFileSpecInput",
+    "ProbeServerOrganization",
+    "ProbeDeleteFilesProjectIdInput",
+    "ProbeServerSettings",
+    "ProbeServerProjectInfo",
+    "ProbeServerUseArtifactInput",
+    "GetDefaultEntity",
+    "GetViewer",
+    "GetProject",
+    "IsProjectReadOnly",
+    "ProjectDetails",
+    "RunConfigs",
+    "RunUploadUrls",
+    "ArtifactFileURLs",
+    "FetchLinkedArtifacts",
+    "GetTeamEntity",
 )
 _MUTATION_NAMES = (
-    "UpsertBucket", "CreateRunFiles", "CreateArtifact", "CreateArtifactManifest", "UpdateArtifactManifest",
-    "CreateArtifactFiles", "CommitArtifact", "UseArtifact", "LinkArtifact", "UpdateArtifact",
-    "MarkRunFilesUploaded", "StopRun", "NotifyScriptableRunAlert", "CompleteMultipartUploadArtifact",
-    "AddAliases", "DeleteAliases",
+    "UpsertBucket",
+    "CreateRunFiles",
+    "CreateArtifact",
+    "CreateArtifactManifest",
+    "UpdateArtifactManifest",
+    "CreateArtifactFiles",
+    "CommitArtifact",
+    "UseArtifact",
+    "LinkArtifact",
+    "UpdateArtifact",
+    "MarkRunFilesUploaded",
+    "StopRun",
+    "NotifyScriptableRunAlert",
+    "CompleteMultipartUploadArtifact",
+    "AddAliases",
+    "DeleteAliases",
 )
 
 OPERATIONS: dict[str, Handler] = {

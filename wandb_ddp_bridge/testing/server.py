@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import gzip
 import json
 import os
@@ -30,7 +31,7 @@ from types import TracebackType
 from typing import Any
 
 from . import gql
-from .faults import FaultAction, Faults
+from .faults import Faults
 from .graphql_ops import OPERATIONS, GraphQLError, OpContext
 from .records import RequestRecord, RunRecord, ServerEvent
 from .sessions import SessionTracker
@@ -66,10 +67,11 @@ class _Reply:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else each response waits ~40 ms for a delayed ACK
     server_version = "LocalWandbServer/1"
     app: _App  # set on the subclass built per server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return  # requests are recorded in SQLite, not printed
 
     def finish(self) -> None:
@@ -82,13 +84,13 @@ class _Handler(BaseHTTPRequestHandler):
         host, port = self.client_address[:2]
         return f"{host}:{port}"
 
-    def do_POST(self) -> None:  # noqa: N802 - stdlib naming
+    def do_POST(self) -> None:
         self._serve("POST")
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._serve("PUT")
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self._serve("GET")
 
     def _read_body(self) -> bytes:
@@ -116,54 +118,51 @@ class _Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         operation, kind = _classify(method, path, body)
         record: dict[str, Any] = {"operation": operation, "fault": None, "run_path": None}
-        status = 500
-        try:
-            if path.startswith(_CONTROL_PREFIX):
-                reply = self._control(path, body)
-            else:
-                fault = app.faults.decide(operation or kind)
-                if fault is not None:
-                    record["fault"] = fault.description
-                    if fault.latency:
-                        time.sleep(fault.latency)
-                    if fault.fails:
-                        status = self._fail(fault)
-                        return
+        reply: _Reply | None = None
+        if path.startswith(_CONTROL_PREFIX):
+            reply = self._control(path, body)
+        else:
+            fault = app.faults.decide(operation or kind)
+            if fault is not None:
+                record["fault"] = fault.description
+                if fault.latency:
+                    time.sleep(fault.latency)
+                if fault.fails and not fault.drop_connection:
+                    message = f"injected fault: {fault.description}"
+                    reply = _Reply(fault.status or 500, {"errors": [{"message": message}]})
+            if reply is None and not (fault is not None and fault.drop_connection):
                 try:
                     reply = self._dispatch(method, path, kind, operation, body, record)
                 except Exception as exc:  # a server bug must show up in the records, not hang the client
                     app.store.add_event(
-                        "server_error", record["operation"], {"error": repr(exc), "trace": traceback.format_exc()}
+                        "server_error",
+                        record["operation"],
+                        {"error": repr(exc), "trace": traceback.format_exc()},
                     )
                     reply = _Reply(500, {"errors": [{"message": f"local W&B server error: {exc!r}"}]})
-            status = reply.status
+        # Recorded before answering: once a client has its response, tests can see the request.
+        app.store.add_request(
+            method=method,
+            path=self.path,
+            operation=record["operation"],
+            user_agent=self.headers.get("User-Agent", ""),
+            status=reply.status if reply is not None else 0,
+            body=body,
+            duration_ms=(time.perf_counter() - start) * 1000,
+            fault=record["fault"],
+            run_path=record["run_path"],
+            peer=self._peer(),
+            t=t,
+        )
+        if reply is None:
+            self._drop()
+        else:
             self._send(reply)
-        finally:
-            app.store.add_request(
-                method=method,
-                path=self.path,
-                operation=record["operation"],
-                user_agent=self.headers.get("User-Agent", ""),
-                status=status,
-                body=body,
-                duration_ms=(time.perf_counter() - start) * 1000,
-                fault=record["fault"],
-                run_path=record["run_path"],
-                peer=self._peer(),
-                t=t,
-            )
 
-    def _fail(self, fault: FaultAction) -> int:
-        if fault.drop_connection:
-            self.close_connection = True
-            try:
-                self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            return 0
-        status = fault.status or 500
-        self._send(_Reply(status, {"errors": [{"message": f"injected fault: {fault.description}"}]}))
-        return status
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _send(self, reply: _Reply) -> None:
         self.send_response(reply.status)
@@ -229,9 +228,13 @@ class _Handler(BaseHTTPRequestHandler):
         handler = OPERATIONS.get(op_name)
         if handler is None:
             fields = gql.root_fields(doc, op, variables)
-            app.store.add_event("unknown_operation", op_name or None, {"root_fields": fields, "query": query[:2000]})
+            app.store.add_event(
+                "unknown_operation", op_name or None, {"root_fields": fields, "query": query[:2000]}
+            )
             label = op_name or "<anonymous>"
-            message = f"unknown operation {label!r} (root fields {fields}); the local W&B server does not implement it"
+            message = (
+                f"unknown operation {label!r} (root fields {fields}); not implemented by the local W&B server"
+            )
             return _Reply(400, {"errors": [{"message": message, "extensions": {"operation": op_name}}]})
         ctx = OpContext(
             store=app.store,
@@ -268,7 +271,9 @@ class _Handler(BaseHTTPRequestHandler):
         run = app.store.find_run(entity, project, run_id)
         if run is None:
             app.store.add_event("file_stream_unknown_run", "file_stream", {"run": record["run_path"]})
-            return _Reply(404, {"error": f"run {record['run_path']} does not exist; UpsertBucket must come first"})
+            return _Reply(
+                404, {"error": f"run {record['run_path']} does not exist; UpsertBucket must come first"}
+            )
         session = app.tracker.attribute(run["pk"], self._peer())
         with app.store.tx():
             for name, chunk in (payload.get("files") or {}).items():
@@ -310,7 +315,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _download(self, path: str) -> _Reply:
         app = self.app
         if path.startswith("/upload/"):
-            row = app.store.q1("SELECT content FROM uploads WHERE key=? AND uploaded IS NOT NULL", (path[8:],))
+            row = app.store.q1(
+                "SELECT content FROM uploads WHERE key=? AND uploaded IS NOT NULL", (path[8:],)
+            )
         else:  # /files/<entity>/<project>/<run>/<name...>
             parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
             run = app.store.find_run(parts[1], parts[2], parts[3]) if len(parts) >= 5 else None
@@ -364,7 +371,9 @@ def _classify(method: str, path: str, body: bytes) -> tuple[str | None, str]:
         name = None
         try:
             payload = json.loads(body or b"{}")
-            name = payload.get("operationName") or gql.operation_name_from_text(str(payload.get("query") or ""))
+            name = payload.get("operationName") or gql.operation_name_from_text(
+                str(payload.get("query") or "")
+            )
         except (ValueError, AttributeError):
             pass
         return name, "graphql"
@@ -381,6 +390,29 @@ def _classify(method: str, path: str, body: bytes) -> tuple[str | None, str]:
 
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut kept-alive client connections, so a stopped server answers nothing at all."""
+        with self._open_lock:
+            conns = list(self._open)
+        for conn in conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients drop keep-alive connections at exit; that is not worth a traceback.
@@ -405,7 +437,9 @@ class RemoteFaults:
             self._server.url + _CONTROL_PREFIX + "faults",
             data=json.dumps(payload).encode(),
             method="POST",
-            headers={"Authorization": "Basic " + base64.b64encode(f"api:{self._server.api_key}".encode()).decode()},
+            headers={
+                "Authorization": "Basic " + base64.b64encode(f"api:{self._server.api_key}".encode()).decode()
+            },
         )
         with urllib.request.urlopen(req, timeout=10) as resp:
             resp.read()
@@ -431,7 +465,9 @@ class RemoteFaults:
         )
 
     def outage(self, seconds: float, *, status: int = 503, drop_connection: bool = False) -> None:
-        self._post({"action": "outage", "seconds": seconds, "status": status, "drop_connection": drop_connection})
+        self._post(
+            {"action": "outage", "seconds": seconds, "status": status, "drop_connection": drop_connection}
+        )
 
     def clear(self) -> None:
         self._post({"action": "clear"})
@@ -478,7 +514,9 @@ class LocalWandbServer:
         store = self._open_store()
         httpd = _HTTPServer((self.host, self._port), _Handler)
         self._port = httpd.server_address[1]
-        app = _App(store, api_key=self.api_key, entity=self.entity, base_url=self.url, crash_after=self.crash_after)
+        app = _App(
+            store, api_key=self.api_key, entity=self.entity, base_url=self.url, crash_after=self.crash_after
+        )
         app.faults = self._faults
         httpd.RequestHandlerClass = type("BoundHandler", (_Handler,), {"app": app})
         self._httpd, self._app = httpd, app
@@ -496,6 +534,7 @@ class LocalWandbServer:
         if httpd is not None:
             httpd.shutdown()
             httpd.server_close()
+            httpd.close_connections()
             if self._thread is not None:
                 self._thread.join(timeout=5)
             self._thread = None
@@ -568,7 +607,7 @@ class LocalWandbServer:
         crash_after: float = 120.0,
         timeout: float = 10.0,
     ) -> LocalWandbServer:
-        """Run the server in a child process (``python -m wandb_ddp_bridge.testing``); inspect it from here."""
+        """Serve from a child process (``python -m wandb_ddp_bridge.testing``), inspectable from here."""
         server = cls(data_dir, port, host, entity, api_key, crash_after=crash_after)
         server._ensure_dir()
         server._spawn_process(timeout=timeout)

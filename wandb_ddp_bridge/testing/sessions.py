@@ -9,7 +9,6 @@ an older session still sends a request after a newer one of the same run started
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Any
 
@@ -26,7 +25,8 @@ _INIT_FIELDS = ("host", "program", "jobType", "displayName", "groupName", "notes
 class SessionTracker:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._lock = threading.Lock()
+        # The store's lock, not a second one: UpsertBucket reaches the tracker inside a store transaction.
+        self._lock = store.lock
         self._conn: dict[str, int] = {}  # peer "ip:port" -> session pk
         self._probes: dict[tuple[str, str, str], tuple[float, bool]] = {}
 
@@ -76,10 +76,7 @@ class SessionTracker:
                     if current["writer_id"] is None:
                         self._store.update_session(pk, writer_id=writer_id)
                 return int(pk)
-            if created:
-                mode = "allow" if probe is not None else "none"
-            else:
-                mode = "must" if probe else "none"
+            mode = ("allow" if probe is not None else "none") if created else "must" if probe else "none"
             pk = self._store.open_session(
                 run["pk"],
                 now=now,
@@ -108,7 +105,7 @@ class SessionTracker:
             self._conn[peer] = chosen["pk"]
             self._store.touch_session(chosen["pk"], now)
             newer = [s for s in sessions if s["idx"] > chosen["idx"]]
-            if newer and not chosen["complete"]:
+            if newer and not chosen["complete"] and not (chosen["overlapping"] and newer[0]["overlapping"]):
                 with self._store.tx():
                     self._store.update_session(chosen["pk"], overlapping=1)
                     self._store.update_session(newer[0]["pk"], overlapping=1)

@@ -26,7 +26,7 @@ from .records import (
     SessionRecord,
 )
 
-__all__ = ["HISTORY", "EVENTS", "OUTPUT", "SUMMARY", "Store", "gid"]
+__all__ = ["EVENTS", "HISTORY", "OUTPUT", "SUMMARY", "Store", "gid"]
 
 HISTORY = "wandb-history.jsonl"
 EVENTS = "wandb-events.jsonl"
@@ -170,7 +170,19 @@ class Store:
             cur = db.execute(
                 "INSERT INTO requests(t, method, path, operation, user_agent, status, body_size, duration_ms,"
                 " fault, run_path, peer) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (t, method, path, operation, user_agent, status, len(body), duration_ms, fault, run_path, peer),
+                (
+                    t,
+                    method,
+                    path,
+                    operation,
+                    user_agent,
+                    status,
+                    len(body),
+                    duration_ms,
+                    fault,
+                    run_path,
+                    peer,
+                ),
             )
             if body:
                 db.execute("INSERT INTO bodies(request_pk, body) VALUES (?,?)", (cur.lastrowid, body))
@@ -201,7 +213,7 @@ class Store:
         ]
 
     def events(self, kind: str | None = None) -> list[ServerEvent]:
-        sql, params = "SELECT * FROM events ORDER BY pk", ()
+        sql, params = "SELECT * FROM events ORDER BY pk", tuple[str, ...]()
         if kind is not None:
             sql, params = "SELECT * FROM events WHERE kind=? ORDER BY pk", (kind,)
         return [
@@ -212,7 +224,10 @@ class Store:
     def iter_bodies(self) -> Iterator[bytes]:
         last = 0
         while True:
-            rows = self.q("SELECT request_pk, body FROM bodies WHERE request_pk > ? ORDER BY request_pk LIMIT 200", (last,))
+            rows = self.q(
+                "SELECT request_pk, body FROM bodies WHERE request_pk > ? ORDER BY request_pk LIMIT 200",
+                (last,),
+            )
             if not rows:
                 return
             for r in rows:
@@ -225,7 +240,9 @@ class Store:
     # -- runs ------------------------------------------------------------------------------------
 
     def find_run(self, entity: str, project: str, run_id: str) -> sqlite3.Row | None:
-        return self.q1("SELECT * FROM runs WHERE entity=? AND project=? AND run_id=?", (entity, project, run_id))
+        return self.q1(
+            "SELECT * FROM runs WHERE entity=? AND project=? AND run_id=?", (entity, project, run_id)
+        )
 
     def run_by_pk(self, pk: int) -> sqlite3.Row | None:
         return self.q1("SELECT * FROM runs WHERE pk=?", (pk,))
@@ -291,7 +308,9 @@ class Store:
         client_host: str | None,
     ) -> int:
         with self.tx() as db:
-            row = db.execute("SELECT COALESCE(MAX(idx), -1) + 1 FROM sessions WHERE run_pk=?", (run_pk,)).fetchone()
+            row = db.execute(
+                "SELECT COALESCE(MAX(idx), -1) + 1 FROM sessions WHERE run_pk=?", (run_pk,)
+            ).fetchone()
             cur = db.execute(
                 "INSERT INTO sessions(run_pk, idx, started, last_seen, resume_mode, created, user_agent,"
                 " writer_id, client_host) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -311,7 +330,9 @@ class Store:
 
     # -- file_stream lines -----------------------------------------------------------------------
 
-    def write_lines(self, run_pk: int, file: str, offset: int, content: list[str], session_pk: int | None) -> None:
+    def write_lines(
+        self, run_pk: int, file: str, offset: int, content: list[str], session_pk: int | None
+    ) -> None:
         """Truncate ``file`` to ``offset`` lines, then append ``content`` (the file_stream contract)."""
         with self.tx() as db:
             db.execute("DELETE FROM lines WHERE run_pk=? AND file=? AND line_no>=?", (run_pk, file, offset))
@@ -324,11 +345,14 @@ class Store:
                     step = raw_step if isinstance(raw_step, int) else None
                 rows.append((run_pk, file, offset + i, line, step, session_pk))
             db.executemany(
-                "INSERT INTO lines(run_pk, file, line_no, content, step, session_pk) VALUES (?,?,?,?,?,?)", rows
+                "INSERT INTO lines(run_pk, file, line_no, content, step, session_pk) VALUES (?,?,?,?,?,?)",
+                rows,
             )
 
     def line_count(self, run_pk: int, file: str) -> int:
-        row = self.q1("SELECT COALESCE(MAX(line_no), -1) + 1 AS n FROM lines WHERE run_pk=? AND file=?", (run_pk, file))
+        row = self.q1(
+            "SELECT COALESCE(MAX(line_no), -1) + 1 AS n FROM lines WHERE run_pk=? AND file=?", (run_pk, file)
+        )
         return int(row["n"]) if row else 0
 
     def lines(self, run_pk: int, file: str, last: int | None = None) -> list[str]:
@@ -341,7 +365,9 @@ class Store:
         rows = self.q("SELECT content FROM lines WHERE run_pk=? AND file=? ORDER BY line_no", (run_pk, file))
         return [r["content"] for r in rows]
 
-    def history_rows(self, run_pk: int, min_step: int | None = None, max_step: int | None = None) -> list[dict[str, Any]]:
+    def history_rows(
+        self, run_pk: int, min_step: int | None = None, max_step: int | None = None
+    ) -> list[dict[str, Any]]:
         sql = "SELECT content FROM lines WHERE run_pk=? AND file=?"
         params: list[Any] = [run_pk, HISTORY]
         if min_step is not None:
@@ -361,7 +387,13 @@ class Store:
     # -- uploads and run files -------------------------------------------------------------------
 
     def add_upload_target(
-        self, key: str, kind: str, *, run_pk: int | None = None, artifact_pk: int | None = None, name: str = ""
+        self,
+        key: str,
+        kind: str,
+        *,
+        run_pk: int | None = None,
+        artifact_pk: int | None = None,
+        name: str = "",
     ) -> None:
         with self.tx() as db:
             db.execute(
@@ -413,7 +445,8 @@ class Store:
             for alias in aliases:
                 db.execute(
                     "INSERT INTO aliases(entity, project, collection, alias, artifact_pk) VALUES (?,?,?,?,?)"
-                    " ON CONFLICT(entity, project, collection, alias) DO UPDATE SET artifact_pk=excluded.artifact_pk",
+                    " ON CONFLICT(entity, project, collection, alias)"
+                    " DO UPDATE SET artifact_pk=excluded.artifact_pk",
                     (art["entity"], art["project"], art["collection"], alias, pk),
                 )
 
@@ -422,7 +455,9 @@ class Store:
         for a in self.q(f"SELECT * FROM artifacts WHERE {where} ORDER BY pk", params):
             entries = tuple(
                 ArtifactEntry(path=e["path"], digest=e["digest"], size=e["size"], ref=e["ref"])
-                for e in self.q("SELECT * FROM artifact_entries WHERE artifact_pk=? ORDER BY path", (a["pk"],))
+                for e in self.q(
+                    "SELECT * FROM artifact_entries WHERE artifact_pk=? ORDER BY path", (a["pk"],)
+                )
             )
             files = tuple(
                 f["name"]
@@ -435,7 +470,8 @@ class Store:
             run = self.run_by_pk(a["run_pk"]) if a["run_pk"] is not None else None
             session = self.session(a["session_pk"]) if a["session_pk"] is not None else None
             users = self.q(
-                "SELECT DISTINCT r.entity, r.project, r.run_id FROM artifact_uses u JOIN runs r ON r.pk=u.run_pk"
+                "SELECT DISTINCT r.entity, r.project, r.run_id"
+                " FROM artifact_uses u JOIN runs r ON r.pk=u.run_pk"
                 " WHERE u.artifact_pk=?",
                 (a["pk"],),
             )

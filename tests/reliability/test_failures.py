@@ -1,0 +1,231 @@
+"""Failures, outages and leaks, proven against the local server's records (issue: fault tolerance)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wandb_ddp_bridge import BackendError, PhaseError, wandb_session
+
+CHILD_LOGS_ROWS = textwrap.dedent(
+    """
+    import sys, time
+    import wandb_ddp_bridge as bridge
+    run = bridge.attach()
+    for epoch in range(int(sys.argv[1])):
+        run.log({"epoch": epoch, "loss": 1.0 / (epoch + 1)})
+        time.sleep(float(sys.argv[2]))
+    bridge.detach()
+    """
+)
+
+
+def _child(rows: int, pause: float = 0.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", CHILD_LOGS_ROWS, str(rows), str(pause)],
+                          env=dict(os.environ), capture_output=True, text=True, timeout=180)
+
+
+def _dead_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+def test_exception_in_handoff_ends_run_failed_with_reason(wandb_server: Any) -> None:
+    before = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
+    with pytest.raises(ZeroDivisionError, match="division by zero"), wandb_session(project="fail") as s:
+        with s.handoff():
+            assert _child(2).returncode == 0
+            1 / 0  # noqa: B018
+    run = wandb_server.runs()[0]
+    assert [x.exit_code for x in run.sessions] == [0, 0, 1]
+    assert run.state == "failed"
+    assert run.summary["bridge_failed"] is True
+    assert run.summary["bridge_failure"] == "ZeroDivisionError: division by zero"
+    assert [r["epoch"] for r in run.history if "epoch" in r] == [0, 1]
+    assert {k: v for k, v in os.environ.items() if k.startswith("WANDB_")} == before
+
+
+def test_swallowed_training_error_still_ends_the_run_failed(wandb_server: Any) -> None:
+    with wandb_session(project="fail") as s:
+        try:
+            with s.handoff():
+                raise RuntimeError("worker died")
+        except RuntimeError:
+            pass
+        s.log({"after": 1})
+    run = wandb_server.runs()[0]
+    assert run.sessions[-1].exit_code == 1
+    assert run.summary["bridge_failure"] == "RuntimeError: worker died"
+
+
+def test_keyboard_interrupt_ends_the_run_with_130(wandb_server: Any) -> None:
+    with pytest.raises(KeyboardInterrupt), wandb_session(project="ctrl-c") as s, s.handoff():
+        raise KeyboardInterrupt
+    assert wandb_server.runs()[0].sessions[-1].exit_code == 130
+
+
+def test_unreachable_backend_at_start_fails_fast_naming_the_url() -> None:
+    url = _dead_url()
+    start = time.monotonic()
+    with pytest.raises(BackendError, match=f"W&B backend at {url}"):
+        wandb_session(project="p", base_url=url, api_key="x" * 40, init_timeout=3).__enter__()
+    assert time.monotonic() - start < 20
+
+
+def test_unreachable_backend_at_start_can_continue_offline(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    url = _dead_url()
+    with wandb_session(project="p", base_url=url, api_key="x" * 40, init_timeout=3, dir=str(tmp_path),
+                       on_backend_error="offline") as s:
+        assert s.config.mode == "offline"
+        with s.handoff():
+            pass
+        s.log({"post": 1})
+    err = capfd.readouterr().err
+    assert "Continuing OFFLINE" in err and "wandb sync " in err and str(tmp_path) in err
+
+
+def test_backend_errors_during_training_lose_no_row(wandb_server: Any) -> None:
+    wandb_server.faults.add("file_stream", status=500, times=2)
+    wandb_server.faults.add("file_stream", status=429, times=2)
+    os.environ.update(WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="0.2", WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="0.5")
+    with wandb_session(project="flaky") as s:
+        with s.handoff():
+            done = _child(12)
+            assert done.returncode == 0, done.stderr
+        s.log({"post": 1})
+    run = wandb_server.runs()[0]
+    assert [r["epoch"] for r in run.history if "epoch" in r] == list(range(12))
+    assert any(r.status in (429, 500) for r in wandb_server.requests)
+
+
+def test_server_restart_mid_training_keeps_every_row(wandb_server: Any) -> None:
+    os.environ.update(WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="0.2", WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="1")
+    with wandb_session(project="restart") as s:
+        with s.handoff():
+            restarter = threading.Timer(1.0, wandb_server.restart)
+            restarter.start()
+            done = _child(10, pause=0.2)
+            restarter.join()
+            assert done.returncode == 0, done.stderr
+        s.log({"post": 1})
+    run = wandb_server.runs()[0]
+    assert [r["epoch"] for r in run.history if "epoch" in r] == list(range(10))
+    assert run.state == "finished"
+
+
+def test_unreachable_backend_at_resume_falls_back_offline_and_says_how_to_sync(
+    wandb_server: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with wandb_session(project="resume-down", init_timeout=3, resume_attempts=2, dir=str(tmp_path),
+                       on_backend_error="offline") as s:
+        run_id = s.id
+        with s.handoff():
+            wandb_server.stop()
+        assert s.run is not None and s.run.id == run_id
+        s.log({"post/metric": 1})
+    err = capfd.readouterr().err
+    assert f"wandb sync --id {run_id}" in err
+
+
+def test_unreachable_backend_at_resume_raises_after_bounded_retries(wandb_server: Any) -> None:
+    start = time.monotonic()
+    session = wandb_session(project="resume-down", init_timeout=2, resume_attempts=2)
+    with pytest.raises(BackendError, match="could not resume run"), session:
+        with session.handoff():
+            wandb_server.stop()
+    assert time.monotonic() - start < 40
+
+
+def test_backend_down_at_finish_does_not_block_forever(wandb_server: Any) -> None:
+    # the client's own retry budget, made short: the bridge respects it and adds no wait of its own
+    os.environ.update(WANDB__FILE_STREAM_RETRY_MAX="2", WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="0.2",
+                      WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="0.5", WANDB__GRAPHQL_RETRY_MAX="2",
+                      WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="0.2", WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="0.5",
+                      WANDB__FILE_TRANSFER_RETRY_MAX="2")
+    start = time.monotonic()
+    with wandb_session(project="finish-down") as s:
+        s.summary["x"] = 1
+        wandb_server.faults.outage(120)
+    elapsed = time.monotonic() - start
+    print(f"finish during outage returned after {elapsed:.1f}s")
+    assert elapsed < 60
+
+
+def test_user_wandb_calls_inside_a_phase_are_detected(wandb_server: Any) -> None:
+    import wandb
+
+    with wandb_session(project="meddling") as s:
+        wandb.finish()
+        with pytest.raises(PhaseError, match="closed or replaced outside the session"):
+            s.log({"x": 1})
+        s._run = wandb.init(id=s.id, project="meddling", resume="must")  # repair, to finish cleanly
+    with wandb_session(project="meddling") as s, pytest.raises(PhaseError, match="opened inside the handoff"):
+        with s.handoff():
+            wandb.init(project="meddling")
+    if wandb.run is not None:
+        wandb.run.finish()
+
+
+def test_api_key_never_reaches_the_backend_or_the_logs(wandb_server: Any, caplog: pytest.LogCaptureFixture,
+                                                       capfd: pytest.CaptureFixture[str]) -> None:
+    key = wandb_server.api_key
+    cfg = {"wandb": {"project": "secrets", "api_key": key}, "lr": 0.1, "nested": [{"token": "tok-123456"}]}
+    with caplog.at_level("DEBUG"), wandb_session(cfg) as s:
+        s.save_config(cfg)
+        with s.handoff():
+            assert _child(2).returncode == 0
+        s.log({"done": 1})
+    received = wandb_server.all_received_text()
+    assert "lr" in received
+    assert key not in received and "tok-123456" not in received
+    assert key not in caplog.text
+    out = capfd.readouterr()
+    assert key not in out.out and key not in out.err
+
+
+def _fds() -> int:
+    """Open files of this process, without sockets: the in-process test server keeps one accepted
+    keep-alive socket per client connection, which says nothing about the bridge."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
+
+
+def _children() -> int:
+    done = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True)
+    return len(done.stdout.split())
+
+
+def _client_threads() -> int:
+    """Threads of this process that are not the in-process test server's request handlers."""
+    return sum(1 for t in threading.enumerate() if "process_request" not in t.name)
+
+
+def test_twenty_sessions_leak_nothing(wandb_server: Any) -> None:
+    with wandb_session(project="leaks") as s:  # warm-up: wandb starts its service once per process
+        s.log({"x": 0})
+    env_before = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
+    threads, fds, children = _client_threads(), _fds(), _children()
+    for i in range(20):
+        with wandb_session(project="leaks") as s:
+            with s.handoff():
+                pass
+            s.log({"x": i})
+    assert {k: v for k, v in os.environ.items() if k.startswith("WANDB_")} == env_before
+    assert _client_threads() <= threads, [t.name for t in threading.enumerate()]
+    assert _fds() <= fds
+    assert _children() <= children
+    assert len(wandb_server.runs(project="leaks")) == 21

@@ -1,0 +1,174 @@
+"""``wandb-ddp-bridge`` (also ``python -m wandb_ddp_bridge``): demo, verify, doctor, serve.
+
+Each command imports its module only when it runs, so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="wandb-ddp-bridge", prog_name="wandb-ddp-bridge")
+def main() -> None:
+    """One W&B run across pre-training, (DDP) training and post-training."""
+
+
+@main.command()
+@click.option(
+    "--devices",
+    default="cpu",
+    show_default=True,
+    help="Training devices: 'cpu', or GPU ids like '0' or '0,1' (several GPUs run real DDP).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "wandb"]),
+    default="local",
+    show_default=True,
+    help="'local': an embedded W&B-protocol server (no account needed); 'wandb': your W&B account.",
+)
+@click.option("--mode", type=click.Choice(["online", "offline"]), default="online", show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 100), default=2, show_default=True)
+@click.option("--project", default="wandb-ddp-bridge-demo", show_default=True)
+@click.option("--entity", default=None, help="W&B entity (default: your default entity).")
+@click.option(
+    "--fast-path",
+    type=click.Choice(["never", "auto"]),
+    default="never",
+    show_default=True,
+    help="'never' hands the run off like a multi-GPU job (finish, then resume) so the timeline "
+    "shows every writer; 'auto' keeps it open for in-process training.",
+)
+@click.option("--keep", is_flag=True, help="Keep the temporary dataset, weights and server records.")
+def demo(
+    devices: str,
+    backend: str,
+    mode: str,
+    epochs: int,
+    project: str,
+    entity: str | None,
+    fast_path: str,
+    keep: bool,
+) -> None:
+    """Run the whole three-phase flow with real YOLO training and print a verification report."""
+    from .demo import DemoOptions, run_demo
+
+    options = DemoOptions(
+        devices=devices,
+        backend=backend,  # type: ignore[arg-type]  # click.Choice guarantees the literal
+        mode=mode,  # type: ignore[arg-type]
+        epochs=epochs,
+        project=project,
+        entity=entity,
+        fast_path=fast_path,  # type: ignore[arg-type]
+        keep=keep,
+    )
+    sys.exit(run_demo(options))
+
+
+@main.command()
+@click.argument("run_path", metavar="ENTITY/PROJECT/RUN_ID")
+@click.option("--base-url", default=None, help="Backend URL (default: $WANDB_BASE_URL or W&B cloud).")
+@click.option(
+    "--api-key",
+    default=None,
+    envvar="WANDB_API_KEY",
+    show_envvar=True,
+    help="API key (default: $WANDB_API_KEY or ~/.netrc).",
+)
+@click.option(
+    "--expect-epochs",
+    type=click.IntRange(1),
+    default=None,
+    help="Epochs that must all be in history (default: the run config's 'epochs', else the last seen).",
+)
+@click.option(
+    "--expect-artifact",
+    "expect_artifacts",
+    multiple=True,
+    metavar="NAME",
+    help="An artifact the run must have logged (repeatable).",
+)
+def verify(
+    run_path: str,
+    base_url: str | None,
+    api_key: str | None,
+    expect_epochs: int | None,
+    expect_artifacts: tuple[str, ...],
+) -> None:
+    """Check through wandb.Api that one run holds all three phases; exit 0 (pass) or 1 (fail)."""
+    from .verify import Expectations, parse_run_path, verify_run
+
+    try:
+        parse_run_path(run_path)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="RUN_PATH") from None
+    base = base_url or os.environ.get("WANDB_BASE_URL")
+    report = verify_run(
+        run_path,
+        base_url=base,
+        api_key=api_key,
+        expect=Expectations(epochs=expect_epochs, artifacts=expect_artifacts),
+    )
+    click.echo(f"run {report.evidence.path} on {report.evidence.source}")
+    click.echo(report.table())
+    sys.exit(0 if report.passed else 1)
+
+
+@main.command()
+@click.option("--no-network", is_flag=True, help="Do not probe the W&B backend.")
+@click.option("--timeout", type=float, default=5.0, show_default=True, help="Backend probe timeout (s).")
+def doctor(no_network: bool, timeout: float) -> None:
+    """Versions, Ultralytics' W&B setting, GPUs, distributed and WANDB_* env, backend reachability."""
+    from .doctor import diagnose, render
+
+    findings = diagnose(network=not no_network, timeout=timeout)
+    click.echo(render(findings))
+    sys.exit(1 if any(f.status == "fail" for f in findings) else 0)
+
+
+@main.command()
+@click.option("--port", type=int, default=0, show_default=True, help="TCP port (0: a free one).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--data-dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Where the SQLite records live (kept across restarts).",
+)
+@click.option(
+    "--api-key",
+    default=None,
+    envvar="WANDB_LOCAL_SERVER_API_KEY",
+    help="The API key clients must use (default: a new one, printed).",
+)
+def serve(port: int, host: str, data_dir: str, api_key: str | None) -> None:
+    """Run the local W&B-protocol recording server in the foreground (Ctrl-C stops it)."""
+    import threading
+
+    from .testing import LocalWandbServer
+
+    server = LocalWandbServer(data_dir, port, host, api_key=api_key).start()
+    env: dict[str, Any] = server.env()
+    click.echo(f"listening on {server.url}")
+    click.echo("point a wandb client at it with:")
+    for name in ("WANDB_BASE_URL", "WANDB_API_KEY", "WANDB_MODE"):
+        click.echo(f"  export {name}={env[name]}")
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        click.echo("stopped")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
