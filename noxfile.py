@@ -21,7 +21,7 @@ WANDB_RELEASES = ["0.19.11", "0.31.0"]
 
 @nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
-    session.run("ruff", "check", "wandb_ddp_bridge", "tests", "noxfile.py")
+    session.run("ruff", "check", "wandb_ddp_bridge", "tests", "examples", "benchmarks", "noxfile.py")
 
 
 @nox.session(venv_backend="none")
@@ -36,7 +36,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(venv_backend="none")
 def docs(session: nox.Session) -> None:
-    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 def _overlay_venv(session: nox.Session, name: str, package: str) -> str:

@@ -59,26 +59,25 @@ def bench_handoff(reps: int) -> list[Row]:
     """(a) `with s.handoff(): pass` vs the raw SDK floor (finish + init(resume="must"))."""
     import wandb
 
-    with local_backend():
-        with wandb_session(project="bench-handoff") as s:
+    with local_backend(), wandb_session(project="bench-handoff") as s:
 
-            def bridge_handoff() -> float:
-                start = time.perf_counter()
-                with s.handoff():
-                    pass
-                return time.perf_counter() - start
+        def bridge_handoff() -> float:
+            start = time.perf_counter()
+            with s.handoff():
+                pass
+            return time.perf_counter() - start
 
-            def raw_sdk() -> float:
-                run = wandb.run
-                assert run is not None
-                start = time.perf_counter()
-                run.finish()
-                wandb.init(id=run.id, project=run.project, entity=run.entity, resume="must")
-                elapsed = time.perf_counter() - start
-                s._run = wandb.run  # keep the session pointing at the live run
-                return elapsed
+        def raw_sdk() -> float:
+            run = wandb.run
+            assert run is not None
+            start = time.perf_counter()
+            run.finish()
+            wandb.init(id=run.id, project=run.project, entity=run.entity, resume="must")
+            elapsed = time.perf_counter() - start
+            s._run = wandb.run  # keep the session pointing at the live run
+            return elapsed
 
-            bridge, raw = interleaved(reps, bridge_handoff, raw_sdk)
+        bridge, raw = interleaved(reps, bridge_handoff, raw_sdk)
     ratio = median_ms(bridge) / median_ms(raw)
     return [("handoff enter+exit (full path)", f"{median_ms(bridge):.0f} ms",
              f"raw finish+resume {median_ms(raw):.0f} ms", f"{ratio:.2f}x (goal <= 1.05)")]

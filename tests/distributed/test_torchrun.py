@@ -3,6 +3,7 @@ launches a torchrun child that calls attach(). Real gloo ranks on CPU, real wand
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -56,7 +57,7 @@ def _assert_one_run_three_sessions(server: Any, project: str, epochs: int) -> An
     assert all(s.complete and s.exit_code == 0 for s in run.sessions)
     assert not run.overlapping
     starts = [(s.started, s.ended) for s in run.sessions]
-    assert all(a[1] is not None and a[1] <= b[0] for a, b in zip(starts, starts[1:], strict=False))
+    assert all(a[1] is not None and a[1] <= b[0] for a, b in itertools.pairwise(starts))
     epochs_logged = [row["epoch"] for row in run.history if "epoch" in row]
     assert epochs_logged == list(range(epochs))
     return run

@@ -43,10 +43,10 @@ def _dead_url() -> str:
 
 def test_exception_in_handoff_ends_run_failed_with_reason(wandb_server: Any) -> None:
     before = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
-    with pytest.raises(ZeroDivisionError, match="division by zero"), wandb_session(project="fail") as s:
-        with s.handoff():
-            assert _child(2).returncode == 0
-            1 / 0  # noqa: B018
+    with pytest.raises(ZeroDivisionError, match="division by zero"), wandb_session(project="fail") as s, \
+            s.handoff():
+        assert _child(2).returncode == 0
+        1 / 0  # noqa: B018
     run = wandb_server.runs()[0]
     assert [x.exit_code for x in run.sessions] == [0, 0, 1]
     assert run.state == "failed"
@@ -141,9 +141,8 @@ def test_unreachable_backend_at_resume_falls_back_offline_and_says_how_to_sync(
 def test_unreachable_backend_at_resume_raises_after_bounded_retries(wandb_server: Any) -> None:
     start = time.monotonic()
     session = wandb_session(project="resume-down", init_timeout=2, resume_attempts=2)
-    with pytest.raises(BackendError, match="could not resume run"), session:
-        with session.handoff():
-            wandb_server.stop()
+    with pytest.raises(BackendError, match="could not resume run"), session, session.handoff():
+        wandb_server.stop()
     assert time.monotonic() - start < 40
 
 
@@ -170,9 +169,9 @@ def test_user_wandb_calls_inside_a_phase_are_detected(wandb_server: Any) -> None
         with pytest.raises(PhaseError, match="closed or replaced outside the session"):
             s.log({"x": 1})
         s._run = wandb.init(id=s.id, project="meddling", resume="must")  # repair, to finish cleanly
-    with wandb_session(project="meddling") as s, pytest.raises(PhaseError, match="opened inside the handoff"):
-        with s.handoff():
-            wandb.init(project="meddling")
+    with wandb_session(project="meddling") as s, pytest.raises(PhaseError, match="opened inside the handoff"), \
+            s.handoff():
+        wandb.init(project="meddling")
     if wandb.run is not None:
         wandb.run.finish()
 
@@ -224,6 +223,8 @@ def test_twenty_sessions_leak_nothing(wandb_server: Any) -> None:
             with s.handoff():
                 pass
             s.log({"x": i})
+    print(f"20 sessions: threads {threads}->{_client_threads()}, files {fds}->{_fds()}, "
+          f"children {children}->{_children()}")
     assert {k: v for k, v in os.environ.items() if k.startswith("WANDB_")} == env_before
     assert _client_threads() <= threads, [t.name for t in threading.enumerate()]
     assert _fds() <= fds

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from local_server_clients import run_client, start_client
+from local_server_clients import gql, run_client, start_client
 
 from wandb_ddp_bridge.testing import LocalWandbServer
 
@@ -169,17 +169,20 @@ def test_file_stream_500s_are_retried_by_the_client_and_no_row_is_lost(
     assert len(failed) == 3 and all(r.fault == "rule(op=file_stream,status=500)" for r in failed)
 
 
-def test_records_survive_a_restart_and_the_run_resumes_from_them(
-    wandb_server: LocalWandbServer, tmp_path: Path
-) -> None:
+def test_records_survive_a_restart_and_still_answer_the_resume_probe(wandb_server: LocalWandbServer) -> None:
     run_client(LOG_ROWS, "r1", "3")
     port = wandb_server.port
     wandb_server.stop()
     assert LocalWandbServer(wandb_server.data_dir).run("e/p/r1").steps == [0, 1, 2]
     wandb_server.restart()
     assert wandb_server.port == port
-    run_client(RESUME_MUST, "r1")
-    assert wandb_server.run("r1").steps == [0, 1, 2, 3, 4]
+    query = """query RunResumeStatus($project: String, $entity: String, $name: String!) {
+      model(name: $project, entityName: $entity) { bucket(name: $name, missingOk: true) {
+        historyLineCount historyTail wandbConfig(keys: ["t"]) } } }"""
+    status, body = gql(wandb_server, query, {"project": "p", "entity": "e", "name": "r1"})
+    bucket = body["data"]["model"]["bucket"]
+    assert status == 200 and bucket["historyLineCount"] == 3 and "t" in json.loads(bucket["wandbConfig"])
+    assert json.loads(json.loads(bucket["historyTail"])[-1])["_step"] == 2
 
 
 # -- artifacts and the public API: one client run, several assertions ---------------------------
