@@ -1,17 +1,28 @@
-"""Debug logging that carries the rank, so interleaved DDP output stays readable."""
+"""Debug logging that carries the rank, so interleaved DDP output stays readable.
+
+``logging`` is imported on first use: the package import stays cheap.
+"""
 
 from __future__ import annotations
 
 import functools
-import logging
+from typing import Any
 
 from .ranks import detect_world
 
-logger = logging.getLogger("wandb_ddp_bridge")
+LOGGER_NAME = "wandb_ddp_bridge"
+
+
+@functools.lru_cache(maxsize=1)
+def _logger() -> Any:
+    import logging
+
+    return logging.getLogger(LOGGER_NAME)
 
 
 def debug(message: str, *args: object) -> None:
-    if logger.isEnabledFor(logging.DEBUG):
+    logger = _logger()
+    if logger.isEnabledFor(10):  # logging.DEBUG
         logger.debug("[rank %s] " + message, _rank_label(), *args)
 
 
@@ -21,7 +32,7 @@ def warn_once(message: str) -> None:
 
 @functools.lru_cache(maxsize=128)
 def _warn_once(message: str) -> None:
-    logger.warning("[rank %s] %s", _rank_label(), message)
+    _logger().warning("[rank %s] %s", _rank_label(), message)
 
 
 def _rank_label() -> str:

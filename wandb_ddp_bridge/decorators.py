@@ -13,7 +13,6 @@ like an Ultralytics model (has ``task_map`` and ``add_callback``) is handed off 
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable
 from contextlib import ContextDecorator, ExitStack
 from types import TracebackType
@@ -77,10 +76,14 @@ def tracked_training(cfg_or_func: Any = None, /, **overrides: Any) -> Any:
 
 
 def _is_plain_function(obj: Any) -> bool:
+    import inspect  # lazily: inspect costs several ms at package import
+
     return inspect.isfunction(obj) or inspect.ismethod(obj)
 
 
 def _decorate(func: F, cfg: Any, overrides: dict[str, Any]) -> F:
+    import inspect
+
     signature = inspect.signature(func)
     wants_handoff = "handoff" in signature.parameters
 

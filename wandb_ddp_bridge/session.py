@@ -179,11 +179,11 @@ class Session:
 
     def _enter_handoff(self) -> Phase:
         before = self._phase
+        ending = self._phase_key()
         self._phase = next_phase(self._phase, "handoff")
         self._handoffs += 1
         if self._is_main and self._run is not None:
-            self._mark(f"{'pre' if before is Phase.PRE else 'post'}_end")
-            self._mark(f"training{self._suffix()}_start")
+            self._mark(f"{ending}_end", f"training{self._suffix()}_start")
         return before
 
     def _leave_handoff(self, exc: BaseException | None, run: Run | None) -> None:
@@ -191,8 +191,7 @@ class Session:
         self._lost_run = self._is_main and self._run is not None and run is None
         self._run = run if self._is_main else None
         if self._is_main and self._run is not None:
-            self._mark(f"training{self._suffix()}_end")
-            self._mark(f"post{self._suffix()}_start")
+            self._mark(f"training{self._suffix()}_end", f"post{self._suffix()}_start")
             if exc is not None:
                 self._record_failure(exc)
         if exc is not None:
@@ -299,15 +298,17 @@ class Session:
         return artifacts.log_model(self._run, path, name=name, aliases=tuple(aliases))
 
     # ------------------------------------------------------------- helpers
-    def _mark(self, key: str) -> None:
-        """Phase boundary times in the summary (summary writes never advance the history step)."""
+    def _mark(self, *keys: str) -> None:
+        """Phase boundary times in the summary, one write per transition (summary writes never advance
+        the history step)."""
         if self._run is None:
             return
         now = time.time()
-        self._markers[key] = now
-        start_key = key[: -len("_end")] + "_start" if key.endswith("_end") else None
-        if start_key and start_key in self._markers:
-            self._markers[key[: -len("_end")] + "_seconds"] = round(now - self._markers[start_key], 3)
+        for key in keys:
+            self._markers[key] = now
+            if key.endswith("_end") and key[: -len("_end")] + "_start" in self._markers:
+                stem = key[: -len("_end")]
+                self._markers[stem + "_seconds"] = round(now - self._markers[stem + "_start"], 3)
         self._run.summary["bridge_phases"] = dict(self._markers)
 
     def _record_failure(self, exc: BaseException) -> None:

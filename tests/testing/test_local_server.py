@@ -158,6 +158,13 @@ def test_nonzero_exit_code_marks_the_run_failed(server: LocalWandbServer) -> Non
     assert server.run("r1").state == "failed" and server.run("r1").exit_code == 3
 
 
+def test_preempting_marks_the_open_session(server: LocalWandbServer) -> None:
+    _new_run(server)
+    _stream(server, "r1", {"preempting": True})
+    run = server.run("r1")
+    assert run.state == "preempting" and run.sessions[-1].preempting and not run.sessions[-1].complete
+
+
 def test_resume_status_counts_a_run_only_with_the_t_key(server: LocalWandbServer) -> None:
     _new_run(server, "bare", config=None)
     _, body = gql(server, RESUME_STATUS, {"project": "p", "entity": "e", "name": "bare"})

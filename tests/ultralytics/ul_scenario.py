@@ -10,6 +10,7 @@ The caller sets ``YOLO_CONFIG_DIR`` and ``YOLO_OFFLINE`` before Ultralytics is i
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import sys
@@ -86,6 +87,8 @@ def run_scenario(
 
 
 def main() -> None:
+    # A hang must not be silent: dump every thread's stack and exit well before the test's timeout.
+    faulthandler.dump_traceback_later(200, exit=True)
     options = json.loads(sys.argv[1])
     workdir = Path(options.pop("workdir"))
     sys.path.insert(0, str(HERE))
