@@ -98,7 +98,7 @@ def test_unreachable_backend_at_start_can_continue_offline(tmp_path: Path, capfd
 def test_backend_errors_during_training_lose_no_row(wandb_server: Any) -> None:
     wandb_server.faults.add("file_stream", status=500, times=2)
     wandb_server.faults.add("file_stream", status=429, times=2)
-    os.environ.update(WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="0.2", WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="0.5")
+    os.environ.update(WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="1", WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="1")
     with wandb_session(project="flaky") as s:
         with s.handoff():
             done = _child(12)
@@ -110,7 +110,7 @@ def test_backend_errors_during_training_lose_no_row(wandb_server: Any) -> None:
 
 
 def test_server_restart_mid_training_keeps_every_row(wandb_server: Any) -> None:
-    os.environ.update(WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="0.2", WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="1")
+    os.environ.update(WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="1", WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="1")
     with wandb_session(project="restart") as s:
         with s.handoff():
             restarter = threading.Timer(1.0, wandb_server.restart)
@@ -148,9 +148,9 @@ def test_unreachable_backend_at_resume_raises_after_bounded_retries(wandb_server
 
 def test_backend_down_at_finish_does_not_block_forever(wandb_server: Any) -> None:
     # the client's own retry budget, made short: the bridge respects it and adds no wait of its own
-    os.environ.update(WANDB__FILE_STREAM_RETRY_MAX="2", WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="0.2",
-                      WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="0.5", WANDB__GRAPHQL_RETRY_MAX="2",
-                      WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="0.2", WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="0.5",
+    os.environ.update(WANDB__FILE_STREAM_RETRY_MAX="2", WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="1",
+                      WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="1", WANDB__GRAPHQL_RETRY_MAX="2",
+                      WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="1", WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="1",
                       WANDB__FILE_TRANSFER_RETRY_MAX="2")
     start = time.monotonic()
     with wandb_session(project="finish-down") as s:

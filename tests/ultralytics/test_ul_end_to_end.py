@@ -10,11 +10,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ul_checks import assert_one_run_with_every_phase, run_scenario_subprocess
+from ul_checks import (
+    assert_one_run_with_every_phase,
+    native_callback_breaks_on_untrained_models,
+    run_scenario_subprocess,
+)
 from ul_scenario import run_scenario
 
 pytestmark = pytest.mark.slow
 PROJECT = "ul-e2e"
+native_works = pytest.mark.skipif(
+    native_callback_breaks_on_untrained_models(),
+    reason="this release's own W&B callback raises at on_train_end after a validation without true "
+    "positives (upstream bug, with or without the bridge); see docs/compatibility.md",
+)
+NATIVE = [pytest.param(False, id="native-off"), pytest.param(True, id="native-on", marks=native_works)]
 
 
 def test_in_process_training_lands_in_the_session_run(wandb_server: Any, tmp_path: Path) -> None:
@@ -33,7 +43,7 @@ def test_plain_model_train_inside_the_handoff_is_bridged(wandb_server: Any, tmp_
     assert len(run.sessions) <= 3
 
 
-@pytest.mark.parametrize("native", [False, True], ids=["native-off", "native-on"])
+@pytest.mark.parametrize("native", NATIVE)
 def test_in_process_training_in_a_clean_process(wandb_server: Any, tmp_path: Path, native: bool) -> None:
     result, probes = run_scenario_subprocess(tmp_path, wandb_server, project=PROJECT, native=native, fast_path="never")
     assert_one_run_with_every_phase(wandb_server, result, project=PROJECT)
@@ -45,7 +55,7 @@ def test_in_process_training_in_a_clean_process(wandb_server: Any, tmp_path: Pat
     ]
 
 
-@pytest.mark.parametrize("native", [False, True], ids=["native-off", "native-on"])
+@pytest.mark.parametrize("native", NATIVE)
 def test_ddp_training_through_ultralytics_launcher(wandb_server: Any, tmp_path: Path, native: bool) -> None:
     result, probes = run_scenario_subprocess(tmp_path, wandb_server, project=PROJECT, native=native, ddp=True)
     assert_one_run_with_every_phase(wandb_server, result, project=PROJECT)
@@ -57,13 +67,16 @@ def test_ddp_training_through_ultralytics_launcher(wandb_server: Any, tmp_path: 
     assert len({p["pid"] for p in probes}) == 2
 
 
+@native_works
 def test_seed_style_plain_train_with_the_native_callback(wandb_server: Any, tmp_path: Path) -> None:
     # `model.train()` in the block, Ultralytics' own W&B callback on, the run kept open in-process: old
     # releases' callback finishes the run at train end; the handoff then resumes it for POST.
     result, probes = run_scenario_subprocess(tmp_path, wandb_server, project=PROJECT, native=True, plain_train=True)
     run = assert_one_run_with_every_phase(wandb_server, result, project=PROJECT, sessions=None)
     assert 1 <= len(run.sessions) <= 3
-    assert {p["id"] for p in probes[1:]} == {result["pre_id"]}
+    # the session's create; later inits (if the native callback finished the run) only resume that run
+    assert probes[0]["resume"] is None
+    assert all((p["id"], p["resume"]) == (result["pre_id"], "must") for p in probes[1:]), probes
 
 
 def test_a_failing_training_closes_its_attachment_as_failed(wandb_server: Any, tmp_path: Path) -> None:

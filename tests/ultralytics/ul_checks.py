@@ -14,6 +14,23 @@ HERE = Path(__file__).resolve().parent
 PROBE = HERE / "probe"
 
 EPOCHS = 2
+
+
+def native_callback_breaks_on_untrained_models() -> bool:
+    """True where Ultralytics' own W&B callback cannot finish a 2-epoch run from scratch, bridge or not.
+
+    8.3.0's ``on_train_end`` reads ``validator.metrics.curves_results`` unguarded; it exists only after a
+    validation with a true positive, which an untrained yolov8n never has (AttributeError). Later releases
+    guard it with ``hasattr``.
+    """
+    import inspect
+
+    from ultralytics.utils.callbacks import wb
+
+    source = inspect.getsource(wb.on_train_end)
+    return "curves_results" in source and "hasattr" not in source
+
+
 TRAIN_LOSS = "train/box_loss"
 VAL_METRIC = "metrics/mAP50(B)"
 

@@ -136,7 +136,11 @@ class CPUDDPDetectionTrainer(DetectionTrainer):  # type: ignore[misc]
             for event, fns in self.callbacks.items():
                 self.callbacks[event] = list(fns)
             self.world_size, self.ddp = WORLD_SIZE, True
-        elif not launcher:
+        elif launcher:
+            # 8.3.0 has no `ddp` attribute; the bridge then reads a multi-GPU device string, which the rig's
+            # "cpu" is not. Say what device="0,1" would mean there.
+            self.ddp = True
+        else:
             self.world_size = int(os.environ["WORLD_SIZE"])
             _patch_worker_for_cpu()
 

@@ -32,6 +32,7 @@ def run_scenario(
     native: bool = False,
     plain_train: bool = False,
     fast_path: str = "auto",
+    plots: bool = False,
 ) -> dict[str, Any]:
     """PRE: config, summary and a dataset artifact; training (2 epochs); POST: a metric and an artifact."""
     import ul_rig
@@ -42,7 +43,7 @@ def run_scenario(
 
     SETTINGS.update({"wandb": native, "sync": False})
     data = ul_rig.make_dataset(workdir / "dataset")
-    extra: dict[str, Any] = {"device": "cpu"}
+    extra: dict[str, Any] = {"device": "cpu", "plots": plots}
     if ddp:
         extra["trainer"] = ul_rig.CPUDDPDetectionTrainer
         # Releases before 8.4.140 import the trainer in the worker by module name.

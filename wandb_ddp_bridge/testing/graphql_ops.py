@@ -12,10 +12,10 @@ import json
 import time
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .store import EVENTS, HISTORY, OUTPUT, Store, gid, run_state
+from .store import EVENTS, HISTORY, OUTPUT, Store, gid, run_state, ungid
 
 if TYPE_CHECKING:
     from .sessions import SessionTracker
@@ -38,10 +38,13 @@ class OpContext:
     user_agent: str
     crash_after: float
     run_path: str | None = None
-    notes: list[str] = field(default_factory=list)
 
 
 Handler = Callable[[OpContext, dict[str, Any]], Node]
+
+
+class GraphQLError(Exception):
+    """Answered as a GraphQL ``errors`` entry (HTTP 200), like a real server's resolver error."""
 
 
 def _iso(t: float | None) -> str | None:
@@ -539,7 +542,7 @@ def _upsert_bucket(ctx: OpContext, args: dict[str, Any]) -> Node:
     project = run["project"] if run is not None else _project_name(inp.get("modelName"))
     run_id = run["run_id"] if run is not None else str(inp.get("name") or "")
     if not run_id:
-        raise _GraphQLError("upsertBucket needs a run name or the id of an existing run")
+        raise GraphQLError("upsertBucket needs a run name or the id of an existing run")
     ctx.run_path = f"{entity}/{project}/{run_id}"
     public_client = ctx.user_agent.startswith("W&B Public Client") and "wandb-core" not in ctx.user_agent
     now = time.time()
@@ -624,7 +627,7 @@ def _create_run_files(ctx: OpContext, args: dict[str, Any]) -> Node:
     ctx.run_path = f"{entity}/{project}/{run_id}"
     run = ctx.store.find_run(entity, project, run_id)
     if run is None:
-        raise _GraphQLError(f"run {ctx.run_path} not found")
+        raise GraphQLError(f"run {ctx.run_path} not found")
     session = ctx.tracker.attribute(run["pk"], ctx.peer)
     out = []
     for name in inp.get("files") or []:
@@ -642,7 +645,7 @@ def _create_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
     names = inp.get("artifactCollectionNames") or []
     collection = str(inp.get("artifactCollectionName") or (names[0] if names else ""))
     if not collection:
-        raise _GraphQLError("createArtifact needs artifactCollectionName")
+        raise GraphQLError("createArtifact needs artifactCollectionName")
     digest = str(inp.get("digest") or "")
     aliases = [
         str(a.get("alias")) for a in inp.get("aliases") or [] if isinstance(a, dict) and a.get("alias")
@@ -660,7 +663,6 @@ def _create_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
         ).fetchone()
         if existing is not None and inp.get("enableDigestDeduplication", True) is not False:
             store.set_aliases(existing["pk"], [*aliases, "latest"])
-            ctx.notes.append("deduplicated")
             return {"artifact": _artifact_node(ctx, existing)}
         version = db.execute(
             "SELECT COALESCE(MAX(version_index), -1) + 1 FROM artifacts"
@@ -700,7 +702,7 @@ def _create_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
 def _artifact_for(ctx: OpContext, artifact_id: Any) -> Any:
     row = ctx.store.artifact_by_gid(str(artifact_id) if artifact_id else None)
     if row is None:
-        raise _GraphQLError(f"artifact {artifact_id!r} not found")
+        raise GraphQLError(f"artifact {artifact_id!r} not found")
     return row
 
 
@@ -731,17 +733,11 @@ def _create_artifact_manifest(ctx: OpContext, args: dict[str, Any]) -> Node:
 
 def _update_artifact_manifest(ctx: OpContext, args: dict[str, Any]) -> Node:
     inp = args.get("input") or {}
-    parts = _gid_parts(str(inp.get("artifactManifestID") or ""))
+    parts = ungid(str(inp.get("artifactManifestID") or ""))
     row = ctx.store.artifact(int(parts[1])) if len(parts) == 2 and parts[1].isdigit() else None
     if row is None:
-        raise _GraphQLError(f"artifact manifest {inp.get('artifactManifestID')!r} not found")
+        raise GraphQLError(f"artifact manifest {inp.get('artifactManifestID')!r} not found")
     return _manifest_payload(ctx, row)
-
-
-def _gid_parts(value: str) -> list[str]:
-    from .store import ungid
-
-    return ungid(value)
 
 
 def _create_artifact_files(ctx: OpContext, args: dict[str, Any]) -> Node:
@@ -831,10 +827,6 @@ def _success(_: OpContext, __: dict[str, Any]) -> Node:
 def _alert(ctx: OpContext, args: dict[str, Any]) -> Node:
     ctx.store.add_event("alert", ctx.operation, {"args": args})
     return {"success": True}
-
-
-class _GraphQLError(Exception):
-    """Answered as a GraphQL ``errors`` entry (HTTP 200), like a real server's resolver error."""
 
 
 # -- introspection -------------------------------------------------------------------------------
@@ -1269,5 +1261,3 @@ OPERATIONS: dict[str, Handler] = {
     **{name: _query for name in _QUERIES},
     **{name: _mutation for name in _MUTATION_NAMES},
 }
-
-GraphQLError = _GraphQLError

@@ -252,8 +252,6 @@ class _Handler(BaseHTTPRequestHandler):
             record["run_path"] = ctx.run_path
             return _Reply(200, {"data": None, "errors": [{"message": str(exc), "path": [op_name]}]})
         record["run_path"] = ctx.run_path
-        if ctx.notes:
-            record["operation"] = f"{op_name}"
         return _Reply(200, {"data": data})
 
     # -- file_stream -----------------------------------------------------------------------------
@@ -630,7 +628,10 @@ class LocalWandbServer:
             str(self.crash_after),
         ]
         env = dict(os.environ, WANDB_LOCAL_SERVER_API_KEY=self.api_key)
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        # stderr goes to a file: an unread pipe would block the child once it fills up.
+        log_path = os.path.join(self.data_dir, "server.log")
+        with open(log_path, "ab") as log:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
         deadline = time.monotonic() + timeout
         line = ""
         assert proc.stdout is not None
@@ -640,8 +641,10 @@ class LocalWandbServer:
                 break
         if not line.startswith("listening on "):
             proc.kill()
-            err = proc.stderr.read() if proc.stderr else ""
-            raise RuntimeError(f"the spawned local W&B server did not start: {line!r} {err[-2000:]}")
+            proc.wait(timeout=5)
+            with open(log_path, errors="replace") as log_file:
+                err = log_file.read()[-2000:]
+            raise RuntimeError(f"the spawned local W&B server did not start ({line!r}); its log: {err}")
         self._port = int(line.strip().rsplit(":", 1)[1])
         self._process = proc
 
@@ -655,9 +658,8 @@ class LocalWandbServer:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
     # -- storage ---------------------------------------------------------------------------------
 
