@@ -14,6 +14,8 @@ _LAUNCHER_VARS = (
 
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    # a stale service address from an earlier in-process client must not be restored after the test
+    os.environ.pop("WANDB_SERVICE", None)
     for name in list(os.environ):
         if name.startswith("WANDB_") or name in _LAUNCHER_VARS:
             monkeypatch.delenv(name, raising=False)

@@ -15,8 +15,10 @@ from wandb_ddp_bridge.testing import LocalWandbServer
 
 
 def client_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    # WANDB_SERVICE may point at the service of an in-process client of an earlier test, long gone
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", "WANDB_SERVICE")}
     env.update(extra or {})
+    env.pop("WANDB_SERVICE", None)
     return env
 
 

@@ -191,6 +191,8 @@ def test_native_callback_detection_looks_at_this_trainers_callbacks() -> None:
 
 def test_bridged_names_round_trip() -> None:
     for module, qualname in [("a.b_c", "T"), ("pkg_.mod", "Outer.Inner_Trainer"), ("x", "__T__")]:
-        name = ul._class_name(type(qualname.rsplit(".")[-1], (), {"__module__": module, "__qualname__": qualname}))
+        name = ul._class_name(
+            type(qualname.rsplit(".")[-1], (), {"__module__": module, "__qualname__": qualname})
+        )
         assert name.isidentifier()
         assert ul._unescape_pair(name[len("Bridged_") :]) == (module, qualname)

@@ -78,7 +78,9 @@ def assert_one_run_with_every_phase(
     return run
 
 
-def run_scenario_subprocess(workdir: Path, server: Any, **options: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def run_scenario_subprocess(
+    workdir: Path, server: Any, **options: Any
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Run ul_scenario.py outside pytest (so Ultralytics' own W&B callback may run) with the wandb.init probe.
 
     Returns the scenario's result and one probe record per ``wandb.init`` call, in any process.

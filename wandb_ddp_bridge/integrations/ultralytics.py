@@ -83,7 +83,7 @@ def train(
         # 8.3.0 runs `teardown` only after a successful epoch loop: close our attachment here as failed.
         detach(exit_code=1)
         raise
-    detach(exit_code=0)  # no-op after the bridged teardown; covers releases without one
+    detach(exit_code=0)  # no-op after the bridged teardown; closes it if a custom train() skipped teardown
     return _outcome(model, results)
 
 
