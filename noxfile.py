@@ -39,8 +39,12 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), env={"NO_MKDOCS_2_WARNING": "1"})
 
 
-def _overlay_venv(session: nox.Session, name: str, package: str) -> str:
-    """A venv holding only ``package``, seeing the dev venv's site-packages (torch etc.) behind it."""
+# Imports of old releases that newer ones (and so the dev venv) no longer need; installed --no-deps.
+ULTRALYTICS_EXTRA = {"8.3.0": ["tqdm", "pandas", "seaborn", "scipy", "py-cpuinfo", "ultralytics-thop"]}
+
+
+def _overlay_venv(session: nox.Session, name: str, *packages: str) -> str:
+    """A venv holding only ``packages``, seeing the dev venv's site-packages (torch etc.) behind it."""
     venv = CACHE / f"overlay-{name}"
     python = venv / "bin" / "python"
     if not python.exists():
@@ -48,17 +52,20 @@ def _overlay_venv(session: nox.Session, name: str, package: str) -> str:
         site = next((venv / "lib").glob("python3*/site-packages"))
         base = next(p for p in sys.path if p.endswith("site-packages"))
         (site / "_dev_venv.pth").write_text(base + "\n")
-        session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", package, external=True)
-        session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT), external=True)
+        session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", *packages, external=True)
+    # the checkout may move (CI clones elsewhere): point the editable install at this one
+    session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT), external=True)
     return str(python)
 
 
 @nox.session(venv_backend="none")
 @nox.parametrize("release", ULTRALYTICS_RELEASES)
 def compat(session: nox.Session, release: str) -> None:
-    """The Ultralytics end-to-end tests against one release."""
-    python = _overlay_venv(session, f"ultralytics-{release}", f"ultralytics=={release}")
-    session.run(python, "-m", "pytest", "-q", "tests/ultralytics", *session.posargs, external=True)
+    """The Ultralytics tests (in-process and DDP end to end) against one release."""
+    python = _overlay_venv(
+        session, f"ultralytics-{release}", f"ultralytics=={release}", *ULTRALYTICS_EXTRA.get(release, [])
+    )
+    session.run(python, "-m", "pytest", "-q", "-rs", "tests/ultralytics", *session.posargs, external=True)
 
 
 @nox.session(venv_backend="none")
