@@ -161,6 +161,46 @@ def bench_whole_job(reps: int, data_yaml: Path) -> list[Row]:
     ]
 
 
+def bench_callbacks(data_yaml: Path) -> list[Row]:
+    """(d) The bridge's cost inside the training loop: per-batch callbacks (must be 0), per-epoch cost."""
+    from ultralytics import YOLO
+
+    import wandb_ddp_bridge.integrations.ultralytics as ul
+
+    spent: dict[str, list[float]] = {}
+
+    def timed(event: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(trainer: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(trainer)
+            finally:
+                spent.setdefault(event, []).append(time.perf_counter() - start)
+        return wrapper
+
+    original_plan, original_ours = ul._PLAN, ul._OURS
+    ul._PLAN = tuple((event, timed(event, fn), pos) for event, fn, pos in original_plan)
+    ul._OURS = frozenset(fn for _, fn, _ in ul._PLAN)
+    try:
+        with local_backend(), wandb_session(project="bench-callbacks") as s:
+            model = YOLO("yolov8n.yaml")
+            with s.handoff(model) as h:
+                h.train(data=str(data_yaml), epochs=3, imgsz=64, batch=4, workers=0, plots=False, device="cpu",
+                        amp=False, verbose=False, project=tempfile.mkdtemp())
+            callbacks = model.trainer.callbacks if model.trainer is not None else {}
+    finally:
+        ul._PLAN, ul._OURS = original_plan, original_ours
+    per_batch = sum(1 for event, fns in callbacks.items() if "batch" in event for fn in fns
+                    if getattr(fn, "__name__", "") == "wrapper")
+    epoch_events = [e for e in spent if "epoch" in e]
+    per_epoch = [sum(spent[e][i] for e in epoch_events) for i in range(min(len(spent[e]) for e in epoch_events))]
+    return [
+        ("bridge callbacks per batch", str(per_batch), "registered on *_batch_* events", "goal 0"),
+        ("bridge callbacks per epoch", f"{median_ms(per_epoch):.2f} ms",
+         f"{len(per_epoch)} epochs, events: {', '.join(sorted(epoch_events))}", "goal < 1 ms"),
+    ]
+
+
 def bench_import(reps: int) -> list[Row]:
     """(c) `import wandb_ddp_bridge` over a bare interpreter start; nothing heavy imported."""
     def run(code: str) -> float:
@@ -228,7 +268,9 @@ def main() -> None:
 
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["YOLO_CONFIG_DIR"] = tmp
-            rows += bench_whole_job(max(1, args.reps // 2), make_detection_dataset(Path(tmp) / "data"))
+            data = make_detection_dataset(Path(tmp) / "data")
+            rows += bench_callbacks(data)
+            rows += bench_whole_job(max(1, args.reps // 2), data)
     rows += bench_steady_state()
     report = render(rows)
     print(report)
