@@ -33,25 +33,10 @@ WORLD_SIZE = 2
 
 
 def make_dataset(root: Path, *, images: int = 8, size: int = 64) -> Path:
-    """Write ``images`` random RGB images with one box each (YOLO txt labels) and return the data yaml."""
-    import numpy as np
-    from PIL import Image
+    """Random RGB images with one box each (YOLO txt labels); returns the data yaml (the package's generator)."""
+    from wandb_ddp_bridge.datasets import make_detection_dataset
 
-    rng = np.random.default_rng(0)
-    image_dir, label_dir = root / "images" / "train", root / "labels" / "train"
-    image_dir.mkdir(parents=True, exist_ok=True)
-    label_dir.mkdir(parents=True, exist_ok=True)
-    for i in range(images):
-        pixels = rng.integers(0, 255, (size, size, 3), dtype=np.uint8)
-        x0, y0 = rng.integers(4, size // 2, 2)
-        w, h = rng.integers(size // 4, size // 2, 2)
-        pixels[y0 : y0 + h, x0 : x0 + w] = (255, 0, 0)
-        Image.fromarray(pixels).save(image_dir / f"im{i}.jpg")
-        cx, cy = (x0 + w / 2) / size, (y0 + h / 2) / size
-        (label_dir / f"im{i}.txt").write_text(f"0 {cx:.4f} {cy:.4f} {w / size:.4f} {h / size:.4f}\n")
-    data = root / "data.yaml"
-    data.write_text(f"path: {root}\ntrain: images/train\nval: images/train\nnames:\n  0: box\n")
-    return data
+    return make_detection_dataset(root, images=images, size=size)
 
 
 def train_kwargs(data: Path, project: Path, **extra: Any) -> dict[str, Any]:

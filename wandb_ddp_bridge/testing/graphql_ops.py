@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .store import EVENTS, HISTORY, OUTPUT, Store, gid, run_state, ungid
+from .store import EVENTS, HISTORY, OUTPUT, Store, gid, loads_or, run_state, ungid
 
 if TYPE_CHECKING:
     from .sessions import SessionTracker
@@ -51,15 +51,6 @@ def _iso(t: float | None) -> str | None:
     if t is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
-
-
-def _json_or(text: str | None, default: Any) -> Any:
-    if not text:
-        return default
-    try:
-        return json.loads(text)
-    except ValueError:
-        return default
 
 
 def _entity(ctx: OpContext, name: Any) -> str:
@@ -181,7 +172,7 @@ def _project_node(ctx: OpContext, entity: str, project: str) -> Node:
 
 def _filter_runs(rows: list[Any], filters: Any) -> list[Any]:
     """Support the one filter shape tests commonly pass: ``{"name": id}`` / ``{"state": s}``."""
-    spec = _json_or(filters, {}) if isinstance(filters, str) else (filters or {})
+    spec = loads_or(filters, {}) if isinstance(filters, str) else (filters or {})
     if not isinstance(spec, dict) or not spec:
         return rows
     names = spec.get("name")
@@ -219,7 +210,7 @@ def _run_node(ctx: OpContext, run: Any) -> Node:
     config_text = run["config"] or "{}"
 
     def wandb_config(args: dict[str, Any]) -> str | None:
-        raw = _json_or(config_text, {})
+        raw = loads_or(config_text, {})
         wb = raw.get("_wandb") if isinstance(raw, dict) else None
         value = wb.get("value") if isinstance(wb, dict) else None
         if not isinstance(value, dict):
@@ -289,7 +280,7 @@ def _run_node(ctx: OpContext, run: Any) -> Node:
         "jobType": run["job_type"],
         "host": run["host"],
         "commit": None,
-        "tags": _json_or(run["tags"], []) or [],
+        "tags": loads_or(run["tags"], []) or [],
         "readOnly": False,
         "stopped": False,
         "state": lambda _: run_state(store.sessions_of(pk), ctx.crash_after),
@@ -312,8 +303,8 @@ def _run_node(ctx: OpContext, run: Any) -> Node:
         "wandbConfig": wandb_config,
         "history": history,
         "historyKeys": history_keys,
-        "sampledHistory": lambda a: [[_json_or(h, {}) for h in history({})]],
-        "parquetHistory": lambda a: {"parquetUrls": [], "liveData": [_json_or(h, {}) for h in history({})]},
+        "sampledHistory": lambda a: [[loads_or(h, {}) for h in history({})]],
+        "parquetHistory": lambda a: {"parquetUrls": [], "liveData": [loads_or(h, {}) for h in history({})]},
         "files": files,
         "outputArtifacts": artifacts_out,
         "inputArtifacts": artifacts_in,
@@ -571,9 +562,9 @@ def _upsert_bucket(ctx: OpContext, args: dict[str, Any]) -> Node:
             updates["summary"] = inp["summaryMetrics"]
         writer_id, client_host = None, inp.get("host")
         if inp.get("config") is not None:
-            new_config = _json_or(inp["config"], None)
+            new_config = loads_or(inp["config"], None)
             if isinstance(new_config, dict):
-                writer_id, client_host = _writer(new_config, _json_or(run["config"], {}), client_host)
+                writer_id, client_host = _writer(new_config, loads_or(run["config"], {}), client_host)
                 updates["config"] = inp["config"]
         store.update_run(run["pk"], **updates)
         run = store.run_by_pk(run["pk"])
@@ -780,7 +771,7 @@ def _commit_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
         db.execute(
             "UPDATE artifacts SET state='COMMITTED', committed_at=? WHERE pk=?", (time.time(), row["pk"])
         )
-        requested = _json_or(row["requested_aliases"], [])
+        requested = loads_or(row["requested_aliases"], [])
         ctx.store.set_aliases(row["pk"], [*[str(a) for a in requested], "latest"])
     fresh = ctx.store.artifact(row["pk"])
     return {"artifact": _artifact_node(ctx, fresh)}

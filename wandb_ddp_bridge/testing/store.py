@@ -90,7 +90,8 @@ def ungid(value: str) -> list[str]:
         return []
 
 
-def _loads(text: str | None, default: Any) -> Any:
+def loads_or(text: str | None, default: Any) -> Any:
+    """``json.loads(text)``, or ``default`` for empty or malformed text (records never fail to read)."""
     if not text:
         return default
     try:
@@ -217,7 +218,7 @@ class Store:
         if kind is not None:
             sql, params = "SELECT * FROM events WHERE kind=? ORDER BY pk", (kind,)
         return [
-            ServerEvent(time=r["t"], kind=r["kind"], operation=r["operation"], detail=_loads(r["detail"], {}))
+            ServerEvent(time=r["t"], kind=r["kind"], operation=r["operation"], detail=loads_or(r["detail"], {}))
             for r in self.q(sql, params)
         ]
 
@@ -340,7 +341,7 @@ class Store:
             for i, line in enumerate(content):
                 step = None
                 if file == HISTORY:
-                    parsed = _loads(line, {})
+                    parsed = loads_or(line, {})
                     raw_step = parsed.get("_step") if isinstance(parsed, dict) else None
                     step = raw_step if isinstance(raw_step, int) else None
                 rows.append((run_pk, file, offset + i, line, step, session_pk))
@@ -379,7 +380,7 @@ class Store:
         rows = self.q(sql + " ORDER BY line_no", tuple(params))
         out = []
         for r in rows:
-            parsed = _loads(r["content"], None)
+            parsed = loads_or(r["content"], None)
             if isinstance(parsed, dict):
                 out.append(parsed)
         return out
@@ -489,7 +490,7 @@ class Store:
                     entries=entries,
                     uploaded_files=files,
                     description=a["description"],
-                    metadata=_loads(a["metadata"], {}),
+                    metadata=loads_or(a["metadata"], {}),
                     run_path=f"{run['entity']}/{run['project']}/{run['run_id']}" if run else None,
                     session_index=session["idx"] if session else None,
                     used_by=tuple(f"{u['entity']}/{u['project']}/{u['run_id']}" for u in users),
@@ -502,8 +503,8 @@ class Store:
     def run_record(self, run: sqlite3.Row, crash_after: float) -> RunRecord:
         pk = run["pk"]
         sessions = [_session_record(s) for s in self.sessions_of(pk)]
-        raw_config = _loads(run["config"], {})
-        events = [_loads(line, {}) for line in self.lines(pk, EVENTS)]
+        raw_config = loads_or(run["config"], {})
+        events = [loads_or(line, {}) for line in self.lines(pk, EVENTS)]
         return RunRecord(
             entity=run["entity"],
             project=run["project"],
@@ -512,7 +513,7 @@ class Store:
             display_name=run["display_name"],
             config=unwrap_config(raw_config) if isinstance(raw_config, dict) else {},
             raw_config=raw_config if isinstance(raw_config, dict) else {},
-            summary=_loads(run["summary"], {}),
+            summary=loads_or(run["summary"], {}),
             history=self.history_rows(pk),
             events=[e for e in events if isinstance(e, dict)],
             output=self.lines(pk, OUTPUT),
@@ -531,7 +532,7 @@ class Store:
             created_count=run["created_count"],
             resumed_count=run["resumed_count"],
             overlapping=any(s.overlapping for s in sessions),
-            tags=_loads(run["tags"], []) or [],
+            tags=loads_or(run["tags"], []) or [],
             job_type=run["job_type"],
             group=run["group_name"],
             notes=run["notes"],
