@@ -8,12 +8,20 @@ In-process fast path: when the handoff was given a model and training turns out 
 (CPU, one GPU, or a script already under torchrun), the run stays open and the bridge callbacks log into it
 directly; this saves a finish and two inits. A DDP spawn calls :func:`release_parent_run` first, which closes
 the run so the worker can resume it. ``fast_path="never"`` always closes at enter.
+
+SIGTERM (a scheduler's pre-emption, ``kill``, ``docker stop``): while the block runs, the first SIGTERM raises
+:class:`Terminated` (a ``SystemExit`` with code 143) in the main thread, so the block unwinds like a
+Ctrl-C does: training child processes are stopped, the environment restored and the run ends failed with exit
+code 143 instead of being left "running". Only when SIGTERM has its default action: a handler of your own (or
+of your launcher) is left alone. The previous handler is back when the handoff ends.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from contextlib import ExitStack
 from dataclasses import replace
@@ -30,7 +38,7 @@ if TYPE_CHECKING:
 
     from .session import Session
 
-__all__ = ["Handoff", "active_handoff", "release_parent_run"]
+__all__ = ["Handoff", "SigtermGuard", "Terminated", "active_handoff", "release_parent_run"]
 
 _active: Handoff | None = None
 
@@ -46,6 +54,72 @@ def release_parent_run() -> None:
         _active.release()
 
 
+class Terminated(SystemExit):
+    """Raised in the main thread by the first SIGTERM while a handoff (or a bridged DDP worker) runs.
+
+    A ``SystemExit`` with code ``128 + signal`` (143), so an uncaught one exits the process with the code a
+    shell reports for a SIGTERM, and ``except Exception`` in training code does not swallow it.
+    """
+
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        return f"{signal.Signals(self.signum).name} received (exit code {128 + self.signum})"
+
+
+class SigtermGuard:
+    """Turns SIGTERM into :class:`Terminated` while installed; at most once, and never in the middle of a finish.
+
+    ``install()`` does nothing off the main thread or when SIGTERM already has a handler other than the default
+    (yours, or a launcher's). After the first SIGTERM has raised, later ones are ignored: the process is already
+    unwinding, and a second exception would break the very cleanup (finishing the run) it is doing. Inside
+    ``deferred()`` a SIGTERM does not raise but is remembered: ``restore()`` then says it arrived.
+    """
+
+    def __init__(self) -> None:
+        self._previous: Any = None
+        self._installed = False
+        self._deferring = False
+        self.received = False
+
+    def install(self) -> SigtermGuard:
+        if self._installed or threading.current_thread() is not threading.main_thread():
+            return self
+        try:
+            previous = signal.getsignal(signal.SIGTERM)
+        except (OSError, ValueError):
+            return self
+        if previous != signal.SIG_DFL:
+            return self
+        signal.signal(signal.SIGTERM, self._handle)
+        self._previous, self._installed = previous, True
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.received:
+            return
+        self.received = True
+        if self._deferring:
+            return
+        raise Terminated(signum)  # no I/O here: the main thread may be inside a write to the same stream
+
+    def defer(self) -> None:
+        """From now on a SIGTERM is only remembered (call before finishing or resuming the run)."""
+        self._deferring = True
+
+    def restore(self) -> bool:
+        """Put the previous handler back; True if a SIGTERM arrived while deferred (it did not raise then)."""
+        if self._installed:
+            self._installed = False
+            if signal.getsignal(signal.SIGTERM) == self._handle:
+                signal.signal(signal.SIGTERM, self._previous)
+        pending = self._deferring and self.received
+        self._deferring = False
+        return pending
+
+
 class Handoff:
     """Context manager returned by ``Session.handoff()``; ``h.train(...)`` runs Ultralytics training."""
 
@@ -56,6 +130,7 @@ class Handoff:
         self._stack = ExitStack()
         self._descriptor: HandoffDescriptor | None = None
         self._holding: Run | None = None
+        self._sigterm = SigtermGuard()
         self.result: Any = None
 
     @property
@@ -66,6 +141,11 @@ class Handoff:
     def descriptor(self) -> HandoffDescriptor | None:
         """What children read from the environment (``None`` off the main process)."""
         return self._descriptor
+
+    @property
+    def devices(self) -> Any:
+        """The devices training runs on (the session config's ``devices``), on every rank."""
+        return self._session.config.devices
 
     @property
     def holds_run(self) -> bool:
@@ -107,6 +187,7 @@ class Handoff:
             session._leave_handoff(None, self._reopen(None))
             raise
         _active = self
+        self._sigterm.install()
         _log.debug("handed off run %s (fast path: %s)", session.id, self.holds_run)
         return self
 
@@ -143,13 +224,19 @@ class Handoff:
     ) -> None:
         global _active
         _active = None
-        self._stack.close()  # environment back exactly as before, before anything else can fail
+        self._sigterm.defer()  # a SIGTERM now must not break the resume that records how training ended
         try:
-            run = self._reopen(exc)
-        except BaseException as error:
-            self._session._leave_handoff(exc or error, None)
-            raise
-        self._session._leave_handoff(exc, run)
+            self._stack.close()  # environment back exactly as before, before anything else can fail
+            try:
+                run = self._reopen(exc)
+            except BaseException as error:
+                self._session._leave_handoff(exc or error, None)
+                raise
+            self._session._leave_handoff(exc, run)
+        finally:
+            terminated = self._sigterm.restore()
+        if terminated and exc is None:
+            raise Terminated  # arrived while resuming: the session still ends failed, with 143
 
     def _reopen(self, exc: BaseException | None) -> Run | None:
         """The run for the post phase: still open (fast path), or resumed with retries."""

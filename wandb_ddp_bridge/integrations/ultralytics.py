@@ -11,6 +11,16 @@ Bridged classes are named ``Bridged<Base>`` for Ultralytics' own trainers and ``
 path>`` for any other trainer, and are built on demand by this module's ``__getattr__``: releases before
 8.4.140 rebuild the trainer in each DDP worker with ``from <module> import <Class>``, later ones unpickle it
 by reference. Importing this module imports neither ultralytics, wandb nor torch.
+
+Failures of a DDP launch: the bridge runs Ultralytics' ``torch.distributed.run`` command itself (same command,
+same environment, stdout untouched; stderr copied through so the launcher's failure report can be read). When
+a worker dies, ``h.train`` raises :class:`DDPWorkerError` — still a ``subprocess.CalledProcessError``, as
+Ultralytics raises — naming the rank that failed first and its exit code. When the parent is interrupted
+(Ctrl-C, or SIGTERM through the handoff), the launcher gets the same signal and the parent waits (bounded) for
+it to stop its workers, so no worker outlives the parent or writes to the run after the parent resumed it. On
+global rank 0 of a worker, the first SIGTERM (the launcher stopping its workers) unwinds training like an
+exception, so the worker's ``teardown`` closes its attachment with exit code 1 and its logged epochs are
+flushed to W&B before the process ends.
 """
 
 from __future__ import annotations
@@ -18,9 +28,14 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import re
+import signal
+import subprocess
 import sys
+import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,10 +43,12 @@ from typing import Any
 from .. import _log
 from ..attach import attach, detach
 from ..env import read_descriptor
-from ..errors import AttachError, ConfigError
+from ..errors import AttachError, BridgeError, ConfigError
+from ..handoff import SigtermGuard, Terminated
 from ..ranks import is_main_process
 
 __all__ = [
+    "DDPWorkerError",
     "TrainOutcome",
     "bridged_trainer",
     "native_wandb_active",
@@ -67,7 +84,7 @@ def train(
     ``device`` defaults to ``devices`` (the config's GPU list or device string); ``trainer`` may be your own
     trainer class (it must be importable by module path when training spawns DDP workers).
     """
-    if read_descriptor() is None:
+    if not _handoff_open()[0]:
         raise AttachError(
             "train(): no handed-off run in this process. Call it as `h.train(...)` inside "
             "`with session.handoff(model) as h:`."
@@ -100,10 +117,10 @@ def prepare_model(model: Any) -> Any:
 
     @functools.wraps(original)
     def bridged_train(trainer: type | None = None, **kwargs: Any) -> Any:
-        descriptor = read_descriptor()
-        if descriptor is None:
+        inside, devices = _handoff_open()
+        if not inside:
             return original(trainer=trainer, **kwargs)
-        outcome = train(model, devices=descriptor.devices, trainer=trainer, **kwargs)
+        outcome = train(model, devices=devices, trainer=trainer, **kwargs)
         from ..handoff import active_handoff
 
         handoff = active_handoff()
@@ -124,6 +141,24 @@ def restore_model(model: Any) -> Any:
     for name in ("train", _ORIGINAL_TRAIN_ATTR):
         model.__dict__.pop(name, None)
     return model
+
+
+def _handoff_open() -> tuple[bool, Any]:
+    """Whether this process is inside a handoff, and the devices configured for it.
+
+    Global rank 0 (and any process it starts) finds the exported descriptor. The other ranks of a script that is
+    itself launched by torchrun/Slurm export none (they never touch W&B) but train in-process too: there the open
+    handoff of the no-op session says so.
+    """
+    descriptor = read_descriptor()
+    if descriptor is not None:
+        return True, descriptor.devices
+    from ..handoff import active_handoff
+
+    handoff = active_handoff()
+    if handoff is not None:
+        return True, handoff.devices
+    return False, None
 
 
 def _task_trainer(model: Any) -> type:
@@ -177,6 +212,8 @@ class _BridgeMixin:
             from ..handoff import release_parent_run
 
             release_parent_run()
+            with _supervised_launches(self):
+                return super().train()  # type: ignore[misc]
         return super().train()  # type: ignore[misc]
 
 
@@ -324,6 +361,7 @@ class _State:
     pending: dict[str, float] | None = None
     completed: bool = False
     logged_epochs: list[int] = field(default_factory=list)
+    sigterm: SigtermGuard | None = None
 
 
 def native_wandb_active(trainer: Any) -> bool:
@@ -346,7 +384,12 @@ def _state(trainer: Any) -> _State:
 def _on_start(trainer: Any) -> None:
     """Attach before any native callback can create a run (8.3.0 starts one here)."""
     if is_main_process():
-        _state(trainer).run = attach()
+        state = _state(trainer)
+        if state.sigterm is None:
+            # In a DDP worker: the launcher stops its workers with SIGTERM; unwind so teardown can finish the run.
+            # In-process the handoff's guard is already installed, and this one stays out of the way.
+            state.sigterm = SigtermGuard().install()
+        state.run = attach()
 
 
 def _on_pretrain_routine_end(trainer: Any) -> None:
@@ -412,8 +455,18 @@ def _on_train_end(trainer: Any) -> None:
 
 
 def _on_teardown(trainer: Any) -> None:
-    if is_main_process():
-        detach(exit_code=0 if _state(trainer).completed else 1)
+    if not is_main_process():
+        return
+    state = _state(trainer)
+    guard, state.sigterm = state.sigterm, None
+    if guard is not None:
+        guard.defer()  # a SIGTERM during the finish must not cut it short (the epochs are being flushed)
+    try:
+        detach(exit_code=0 if state.completed else 1)
+    finally:
+        terminated = guard is not None and guard.restore()
+    if terminated and state.completed:
+        raise Terminated  # it arrived during the final finish; otherwise an error is already unwinding
 
 
 _Callback = Callable[[Any], None]
@@ -450,3 +503,147 @@ def _plain(values: dict[str, Any]) -> dict[str, Any]:
 
 def _floats(values: Any) -> dict[str, float]:
     return {str(key): float(value) for key, value in dict(values).items()}
+
+
+# ------------------------------------------------------------------------------------------- DDP launch
+_LAUNCHERS = ("torch.distributed.run", "torch.distributed.launch")
+_STOP_TIMEOUT = 45.0  # torch.distributed.run gives its workers 30 s after the signal, then SIGKILLs them
+_TAIL_BYTES = 64 * 1024
+_ROOT_CAUSE = re.compile(
+    r"Root Cause \(first observed failure\):.*?rank\s*:\s*(?P<rank>\d+)\s*\(local_rank:\s*(?P<local>\d+)\)"
+    r".*?exitcode\s*:\s*(?P<code>-?\d+)(?:\s*\(pid:\s*(?P<pid>\d+)\))?",
+    re.S,
+)
+
+
+class DDPWorkerError(subprocess.CalledProcessError, BridgeError):
+    """A DDP worker failed, so the launcher (``torch.distributed.run``) exited non-zero.
+
+    A ``subprocess.CalledProcessError`` like the one Ultralytics raises (``returncode`` and ``cmd`` are the
+    launcher's), whose message names the global rank that failed first and how it ended; ``rank``,
+    ``local_rank``, ``worker_exitcode`` and ``worker_pid`` are ``None`` when the launcher's report was not found.
+    ``stderr`` holds the end of the launcher's error output.
+    """
+
+    def __init__(self, returncode: int, cmd: Any, report: str) -> None:
+        super().__init__(returncode, cmd, None, report)
+        found = _ROOT_CAUSE.search(report)
+        self.rank = int(found["rank"]) if found else None
+        self.local_rank = int(found["local"]) if found else None
+        self.worker_exitcode = int(found["code"]) if found else None
+        self.worker_pid = int(found["pid"]) if found and found["pid"] else None
+
+    def __str__(self) -> str:
+        launcher = f"the DDP launcher exited with status {self.returncode}"
+        if self.rank is None or self.worker_exitcode is None:
+            return f"{launcher}; its report of which worker failed is in the output above"
+        code = self.worker_exitcode
+        how = f"exited with code {code}"
+        if code < 0:
+            with suppress(ValueError):
+                how = f"was killed by {signal.Signals(-code).name} (exit code {code})"
+        pid = f", pid {self.worker_pid}" if self.worker_pid is not None else ""
+        return f"DDP worker rank {self.rank} (local rank {self.local_rank}{pid}) {how}, so {launcher}"
+
+
+class _LaunchingSubprocess:
+    """Stands in for ``subprocess`` in the trainer's module while it launches DDP workers: only ``run`` of a
+    ``torch.distributed`` command is the bridge's, every other name is the real module's."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(subprocess, name)
+
+    @staticmethod
+    def run(*args: Any, **kwargs: Any) -> Any:
+        cmd = args[0] if args else kwargs.get("args")
+        if len(args) != 1 or set(kwargs) - {"check"} or not _is_launch(cmd):
+            return subprocess.run(*args, **kwargs)
+        return _run_launcher(cmd, check=bool(kwargs.get("check", False)))
+
+
+_LAUNCHING_SUBPROCESS = _LaunchingSubprocess()
+
+
+def _is_launch(cmd: Any) -> bool:
+    return isinstance(cmd, (list, tuple)) and any(str(part) in _LAUNCHERS for part in cmd)
+
+
+@contextmanager
+def _supervised_launches(trainer: Any) -> Iterator[None]:
+    """Route the DDP launch of ``trainer`` (Ultralytics' ``subprocess.run(cmd, check=True)``, or a trainer of
+    yours that launches the same way) through :func:`_run_launcher`, for the duration of ``train()``."""
+    names = {"ultralytics.engine.trainer"}
+    names.update(cls.__module__ for cls in type(trainer).__mro__ if "train" in vars(cls))
+    names.discard(__name__)
+    patched = []
+    for name in sorted(names):
+        module = sys.modules.get(name)
+        if module is not None and getattr(module, "subprocess", None) is subprocess:
+            setattr(module, "subprocess", _LAUNCHING_SUBPROCESS)  # noqa: B010
+            patched.append(module)
+    try:
+        yield
+    finally:
+        for module in patched:
+            if getattr(module, "subprocess", None) is _LAUNCHING_SUBPROCESS:
+                setattr(module, "subprocess", subprocess)  # noqa: B010
+
+
+def _run_launcher(cmd: Any, *, check: bool) -> subprocess.CompletedProcess[bytes]:
+    """``subprocess.run(cmd, check=check)`` for the DDP launcher, plus: its stderr is copied through to ours
+    and its tail kept (to name the failed rank), and an interrupt of this process stops the launcher first."""
+    tail = bytearray()
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE)
+    copier = threading.Thread(
+        target=_copy_stderr, args=(proc, tail), name="wandb-ddp-bridge-launcher-stderr", daemon=True
+    )
+    copier.start()
+    try:
+        try:
+            returncode = proc.wait()
+        except BaseException as exc:
+            _stop_launcher(proc, signal.SIGINT if isinstance(exc, KeyboardInterrupt) else signal.SIGTERM)
+            raise
+    finally:
+        copier.join(timeout=5.0)  # workers that outlive the launcher would keep the pipe open
+    report = bytes(tail).decode("utf-8", "replace")
+    if check and returncode != 0:
+        raise DDPWorkerError(returncode, cmd, report)
+    return subprocess.CompletedProcess(cmd, returncode, None, bytes(tail))
+
+
+def _copy_stderr(proc: subprocess.Popen[bytes], tail: bytearray) -> None:
+    assert proc.stderr is not None
+    fd = proc.stderr.fileno()
+    try:
+        while chunk := os.read(fd, 65536):
+            with suppress(OSError):
+                written = 0
+                while written < len(chunk):  # where the launcher wrote before: this process's stderr
+                    written += os.write(2, chunk[written:])
+            tail.extend(chunk)
+            del tail[:-_TAIL_BYTES]
+    finally:
+        proc.stderr.close()
+
+
+def _stop_launcher(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """Forward ``sig`` to the launcher (it stops its workers on SIGINT/SIGTERM) and wait for it, bounded."""
+    if proc.poll() is not None:
+        return
+    print(
+        f"wandb-ddp-bridge: stopping the DDP workers ({sig.name} to torch.distributed.run, pid {proc.pid}) "
+        "before ending the run",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        proc.send_signal(sig)
+        proc.wait(timeout=_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    except BaseException:
+        proc.kill()  # interrupted again while waiting: the user insists
+        proc.wait()
+        raise

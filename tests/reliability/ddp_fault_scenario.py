@@ -1,0 +1,74 @@
+"""One session (PRE -> Ultralytics training -> POST) run as a script, so a test can crash, interrupt or kill it.
+
+``python ddp_fault_scenario.py '<json options>'``: options ``workdir``, ``project``, ``base_url``, ``ddp``
+(train through Ultralytics' DDP launcher with 2 CPU gloo ranks) and ``epochs``. The script prints
+``TRAINING`` when the handoff is open, ``RAISED {...}`` (the exception's type, its classes, its message and
+whether ``h.train`` raised it) when the session ended with an exception, which it then re-raises unchanged
+(so the exit status is the one the user would get), and ``RESULT {...}`` after a clean end.
+
+The caller sets ``YOLO_CONFIG_DIR``, ``YOLO_OFFLINE`` and the W&B server variables; ``DDP_FAULT_EXIT`` (see
+``ddp_fault_rig``) makes a worker die.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "ultralytics"))
+
+
+def run(workdir: Path, *, project: str, base_url: str, ddp: bool, epochs: int) -> dict[str, Any]:
+    import ddp_fault_rig
+    import ul_rig
+    from ultralytics import YOLO
+    from ultralytics.utils import SETTINGS
+
+    from wandb_ddp_bridge import wandb_session
+
+    SETTINGS.update({"wandb": False, "sync": False})
+    data = ul_rig.make_dataset(workdir / "dataset")
+    extra: dict[str, Any] = {"device": "cpu", "epochs": epochs}
+    if ddp:
+        extra["trainer"] = ddp_fault_rig.FaultyCPUDDPDetectionTrainer
+    kwargs = ul_rig.train_kwargs(data, workdir / "runs", **extra)
+    with wandb_session(project=project, base_url=base_url, devices=None, dir=str(workdir)) as session:
+        session.log({"pre/images": 8})
+        model = YOLO("yolov8n.yaml")
+        with session.handoff(model) as handoff:
+            print("TRAINING", flush=True)
+            try:
+                handoff.train(**kwargs)
+            except BaseException as exc:
+                exc.raised_by_train = True  # type: ignore[attr-defined]
+                raise
+        session.log({"post/score": 1.0})
+        return {"id": session.id}
+
+
+def main() -> None:
+    # A hang must not be silent: dump every thread's stack and exit well before the test's timeout.
+    faulthandler.dump_traceback_later(150, exit=True)
+    options = json.loads(sys.argv[1])
+    workdir = Path(options.pop("workdir"))
+    try:
+        result = run(workdir, **options)
+    except BaseException as exc:
+        raised = {
+            "type": type(exc).__name__,
+            "classes": [cls.__name__ for cls in type(exc).__mro__],
+            "message": str(exc),
+            "by_train": getattr(exc, "raised_by_train", False),
+        }
+        print("RAISED " + json.dumps(raised), flush=True)
+        raise
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
