@@ -43,7 +43,8 @@ def run_scenario(
 
     SETTINGS.update({"wandb": native, "sync": False})
     data = ul_rig.make_dataset(workdir / "dataset")
-    extra: dict[str, Any] = {"device": "cpu", "plots": plots}
+    # BRIDGE_TEST_DEVICE=0 runs the same scenario on the first GPU (the CUDA check of docs/compatibility.md)
+    extra: dict[str, Any] = {"device": os.environ.get("BRIDGE_TEST_DEVICE", "cpu"), "plots": plots}
     if ddp:
         extra["trainer"] = ul_rig.CPUDDPDetectionTrainer
         # Releases before 8.4.140 import the trainer in the worker by module name.
