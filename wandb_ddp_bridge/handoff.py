@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from .session import Session
 
-__all__ = ["Handoff", "SigtermGuard", "Terminated", "active_handoff", "release_parent_run"]
+__all__ = ["Handoff", "SignalGuard", "Terminated", "active_handoff", "release_parent_run"]
 
 _active: Handoff | None = None
 
@@ -69,55 +69,66 @@ class Terminated(SystemExit):
         return f"{signal.Signals(self.signum).name} received (exit code {128 + self.signum})"
 
 
-class SigtermGuard:
-    """Turns SIGTERM into :class:`Terminated` while installed; at most once, and never in the middle of a finish.
+_DEFAULT_HANDLERS: dict[int, Any] = {signal.SIGTERM: signal.SIG_DFL, signal.SIGINT: signal.default_int_handler}
 
-    ``install()`` does nothing off the main thread or when SIGTERM already has a handler other than the default
-    (yours, or a launcher's). After the first SIGTERM has raised, later ones are ignored: the process is already
-    unwinding, and a second exception would break the very cleanup (finishing the run) it is doing. Inside
-    ``deferred()`` a SIGTERM does not raise but is remembered: ``restore()`` then says it arrived.
+
+class SignalGuard:
+    """While installed, the first SIGTERM raises :class:`Terminated` (SIGINT, if guarded: ``KeyboardInterrupt``)
+    in the main thread; later ones are ignored, and none raises while the run is being finished.
+
+    ``install()`` takes over only signals that still have Python's default handling (not off the main thread,
+    not a handler of yours or of a launcher). Once one signal has raised, the process is already unwinding: a
+    second exception would only break the cleanup (finishing the run) it is doing, so later ones are ignored.
+    After ``defer()`` a signal does not raise but is remembered, and ``restore()`` hands back the exception it
+    stands for, to raise once the finish is done.
     """
 
-    def __init__(self) -> None:
-        self._previous: Any = None
-        self._installed = False
+    def __init__(self, *signums: int) -> None:
+        self._signums = signums or (signal.SIGTERM,)
+        self._previous: dict[int, Any] = {}
         self._deferring = False
-        self.received = False
+        self._pending: int | None = None
+        self.received: int | None = None
 
-    def install(self) -> SigtermGuard:
-        if self._installed or threading.current_thread() is not threading.main_thread():
+    def install(self) -> SignalGuard:
+        if self._previous or threading.current_thread() is not threading.main_thread():
             return self
-        try:
-            previous = signal.getsignal(signal.SIGTERM)
-        except (OSError, ValueError):
-            return self
-        if previous != signal.SIG_DFL:
-            return self
-        signal.signal(signal.SIGTERM, self._handle)
-        self._previous, self._installed = previous, True
+        for signum in self._signums:
+            try:
+                current = signal.getsignal(signum)
+            except (OSError, ValueError):
+                continue
+            if current == _DEFAULT_HANDLERS[signum]:
+                signal.signal(signum, self._handle)
+                self._previous[signum] = current
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.received:
+        # no I/O here: the main thread may be in the middle of a write to the same stream
+        if self.received is not None:
             return
-        self.received = True
+        self.received = signum
         if self._deferring:
+            self._pending = signum
             return
-        raise Terminated(signum)  # no I/O here: the main thread may be inside a write to the same stream
+        raise _exception_for(signum)
 
     def defer(self) -> None:
-        """From now on a SIGTERM is only remembered (call before finishing or resuming the run)."""
+        """From now on a signal is only remembered (call before resuming or finishing the run)."""
         self._deferring = True
 
-    def restore(self) -> bool:
-        """Put the previous handler back; True if a SIGTERM arrived while deferred (it did not raise then)."""
-        if self._installed:
-            self._installed = False
-            if signal.getsignal(signal.SIGTERM) == self._handle:
-                signal.signal(signal.SIGTERM, self._previous)
-        pending = self._deferring and self.received
-        self._deferring = False
-        return pending
+    def restore(self) -> BaseException | None:
+        """Put the previous handlers back; the exception for a signal that arrived while deferred, if any."""
+        for signum, previous in self._previous.items():
+            if signal.getsignal(signum) == self._handle:
+                signal.signal(signum, previous)
+        self._previous.clear()
+        pending, self._pending, self._deferring = self._pending, None, False
+        return _exception_for(pending) if pending is not None else None
+
+
+def _exception_for(signum: int) -> BaseException:
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
 
 
 class Handoff:
@@ -130,7 +141,7 @@ class Handoff:
         self._stack = ExitStack()
         self._descriptor: HandoffDescriptor | None = None
         self._holding: Run | None = None
-        self._sigterm = SigtermGuard()
+        self._sigterm = SignalGuard()
         self.result: Any = None
 
     @property
@@ -234,9 +245,9 @@ class Handoff:
                 raise
             self._session._leave_handoff(exc, run)
         finally:
-            terminated = self._sigterm.restore()
-        if terminated and exc is None:
-            raise Terminated  # arrived while resuming: the session still ends failed, with 143
+            pending = self._sigterm.restore()
+        if pending is not None and exc is None:
+            raise pending  # arrived while resuming: the session still ends failed, with 143
 
     def _reopen(self, exc: BaseException | None) -> Run | None:
         """The run for the post phase: still open (fast path), or resumed with retries."""

@@ -44,7 +44,7 @@ from .. import _log
 from ..attach import attach, detach
 from ..env import read_descriptor
 from ..errors import AttachError, BridgeError, ConfigError
-from ..handoff import SigtermGuard, Terminated
+from ..handoff import SignalGuard
 from ..ranks import is_main_process
 
 __all__ = [
@@ -361,7 +361,7 @@ class _State:
     pending: dict[str, float] | None = None
     completed: bool = False
     logged_epochs: list[int] = field(default_factory=list)
-    sigterm: SigtermGuard | None = None
+    signals: SignalGuard | None = None
 
 
 def native_wandb_active(trainer: Any) -> bool:
@@ -385,10 +385,10 @@ def _on_start(trainer: Any) -> None:
     """Attach before any native callback can create a run (8.3.0 starts one here)."""
     if is_main_process():
         state = _state(trainer)
-        if state.sigterm is None:
-            # In a DDP worker: the launcher stops its workers with SIGTERM; unwind so teardown can finish the run.
-            # In-process the handoff's guard is already installed, and this one stays out of the way.
-            state.sigterm = SigtermGuard().install()
+        if state.signals is None and "LOCAL_RANK" in os.environ:
+            # A launched DDP worker: torch.distributed.run stops its workers with SIGTERM or SIGINT (maybe both,
+            # one after the other). Unwind once, so that teardown finishes the run and flushes its epochs.
+            state.signals = SignalGuard(signal.SIGTERM, signal.SIGINT).install()
         state.run = attach()
 
 
@@ -458,15 +458,15 @@ def _on_teardown(trainer: Any) -> None:
     if not is_main_process():
         return
     state = _state(trainer)
-    guard, state.sigterm = state.sigterm, None
+    guard, state.signals = state.signals, None
     if guard is not None:
-        guard.defer()  # a SIGTERM during the finish must not cut it short (the epochs are being flushed)
+        guard.defer()  # a signal during the finish must not cut it short (the epochs are being flushed)
     try:
         detach(exit_code=0 if state.completed else 1)
     finally:
-        terminated = guard is not None and guard.restore()
-    if terminated and state.completed:
-        raise Terminated  # it arrived during the final finish; otherwise an error is already unwinding
+        pending = guard.restore() if guard is not None else None
+    if pending is not None and state.completed:
+        raise pending  # it arrived during the final finish; otherwise an error is already unwinding
 
 
 _Callback = Callable[[Any], None]
