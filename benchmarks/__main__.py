@@ -33,8 +33,16 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
+_BACKEND: LocalWandbServer | None = None
+
+
 @contextlib.contextmanager
 def local_backend() -> Iterator[LocalWandbServer]:
+    """The one local server of this benchmark run (wandb's process-wide settings keep the first base URL,
+    so every benchmark must talk to the same server)."""
+    if _BACKEND is not None:
+        yield _BACKEND
+        return
     with tempfile.TemporaryDirectory() as data, LocalWandbServer(data_dir=data) as server:
         saved = dict(os.environ)
         os.environ.update(server.env())
@@ -260,8 +268,11 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("WANDB_SILENT", "true")
+    global _BACKEND
     rows: list[Row] = []
     rows += bench_import(args.reps)
+    backend = local_backend()
+    _BACKEND = backend.__enter__()
     rows += bench_handoff(args.reps)
     if not args.skip_yolo:
         from wandb_ddp_bridge.datasets import make_detection_dataset
@@ -272,6 +283,7 @@ def main() -> None:
             rows += bench_callbacks(data)
             rows += bench_whole_job(max(1, args.reps // 2), data)
     rows += bench_steady_state()
+    backend.__exit__(None, None, None)
     report = render(rows)
     print(report)
     if args.output:

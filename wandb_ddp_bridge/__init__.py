@@ -1,21 +1,42 @@
 """wandb-ddp-bridge: one W&B run across pre-training, (DDP) training and post-training.
 
-Importing the package is cheap: wandb, torch and ultralytics are imported only when a session needs them.
+Importing the package is nearly free: every public name is loaded on first use (PEP 562), and wandb, torch
+and ultralytics only when a session needs them.
 """
 
 from __future__ import annotations
 
-from .attach import attach, attached, attached_run, detach
-from .config import BridgeConfig
-from .decorators import tracked_training
-from .env import HANDOFF_ENV_VAR, HandoffDescriptor, read_descriptor
-from .errors import AttachError, BackendError, BridgeError, ConfigError, PhaseError
-from .handoff import Handoff
-from .phases import Phase
-from .ranks import get_local_rank, get_rank, get_world_size, is_main_process
-from .session import Session, wandb_session
+import importlib
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing alone costs more than this whole package
 
 __version__ = "0.1.0"
+
+# public name -> the module that defines it
+_EXPORTS = {
+    "attach": "attach",
+    "attached": "attach",
+    "attached_run": "attach",
+    "detach": "attach",
+    "BridgeConfig": "config",
+    "tracked_training": "decorators",
+    "HANDOFF_ENV_VAR": "env",
+    "HandoffDescriptor": "env",
+    "read_descriptor": "env",
+    "AttachError": "errors",
+    "BackendError": "errors",
+    "BridgeError": "errors",
+    "ConfigError": "errors",
+    "PhaseError": "errors",
+    "Handoff": "handoff",
+    "Phase": "phases",
+    "get_local_rank": "ranks",
+    "get_rank": "ranks",
+    "get_world_size": "ranks",
+    "is_main_process": "ranks",
+    "Session": "session",
+    "wandb_session": "session",
+}
 
 __all__ = [
     "HANDOFF_ENV_VAR",
@@ -42,3 +63,29 @@ __all__ = [
     "tracked_training",
     "wandb_session",
 ]
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .attach import attach, attached, attached_run, detach
+    from .config import BridgeConfig
+    from .decorators import tracked_training
+    from .env import HANDOFF_ENV_VAR, HandoffDescriptor, read_descriptor
+    from .errors import AttachError, BackendError, BridgeError, ConfigError, PhaseError
+    from .handoff import Handoff
+    from .phases import Phase
+    from .ranks import get_local_rank, get_rank, get_world_size, is_main_process
+    from .session import Session, wandb_session
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wandb_ddp_bridge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
