@@ -2,9 +2,10 @@
 
 ``python ddp_fault_scenario.py '<json options>'``: options ``workdir``, ``project``, ``base_url``, ``ddp``
 (train through Ultralytics' DDP launcher with 2 CPU gloo ranks) and ``epochs``. The script prints
-``TRAINING`` when the handoff is open, ``RAISED {...}`` (the exception's type, its classes, its message and
-whether ``h.train`` raised it) when the session ended with an exception, which it then re-raises unchanged
-(so the exit status is the one the user would get), and ``RESULT {...}`` after a clean end.
+``TRAINING`` when the handoff is open, ``RAISED {...}`` (the exception's type, its classes, its message,
+whether ``h.train`` raised it and whether every ``WANDB_*`` variable was back as before) when the session ended
+with an exception, which it then re-raises unchanged (so the exit status is the one the user would get), and
+``RESULT {...}`` after a clean end.
 
 The caller sets ``YOLO_CONFIG_DIR``, ``YOLO_OFFLINE`` and the W&B server variables; ``DDP_FAULT_EXIT`` (see
 ``ddp_fault_rig``) makes a worker die.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import faulthandler
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,8 @@ def run(workdir: Path, *, project: str, base_url: str, ddp: bool, epochs: int) -
     with wandb_session(project=project, base_url=base_url, devices=None, dir=str(workdir)) as session:
         session.log({"pre/images": 8})
         model = YOLO("yolov8n.yaml")
+        if not ddp:  # the DDP trainer notes them itself, in the worker
+            model.add_callback("on_fit_epoch_end", ddp_fault_rig.record_epoch)
         with session.handoff(model) as handoff:
             print("TRAINING", flush=True)
             try:
@@ -51,11 +55,16 @@ def run(workdir: Path, *, project: str, base_url: str, ddp: bool, epochs: int) -
         return {"id": session.id}
 
 
+def _wandb_env() -> dict[str, str]:
+    return {name: value for name, value in os.environ.items() if name.startswith("WANDB_")}
+
+
 def main() -> None:
     # A hang must not be silent: dump every thread's stack and exit well before the test's timeout.
     faulthandler.dump_traceback_later(150, exit=True)
     options = json.loads(sys.argv[1])
     workdir = Path(options.pop("workdir"))
+    env_before = _wandb_env()
     try:
         result = run(workdir, **options)
     except BaseException as exc:
@@ -64,6 +73,7 @@ def main() -> None:
             "classes": [cls.__name__ for cls in type(exc).__mro__],
             "message": str(exc),
             "by_train": getattr(exc, "raised_by_train", False),
+            "env_restored": _wandb_env() == env_before,
         }
         print("RAISED " + json.dumps(raised), flush=True)
         raise

@@ -214,7 +214,14 @@ class _BridgeMixin:
             release_parent_run()
             with _supervised_launches(self):
                 return super().train()  # type: ignore[misc]
-        return super().train()  # type: ignore[misc]
+        try:
+            return super().train()  # type: ignore[misc]
+        except BaseException:
+            # Releases up to 8.4.1xx run `teardown` only after a successful loop, in a DDP worker too: close the
+            # attachment as failed here (a no-op after teardown), or wandb's exit hook would end it with 0.
+            if is_main_process():
+                _close_attachment(self, exit_code=1)
+            raise
 
 
 def bridged_trainer(base: type, *, spawns_workers: bool = True) -> type:
@@ -458,15 +465,23 @@ def _on_teardown(trainer: Any) -> None:
     if not is_main_process():
         return
     state = _state(trainer)
-    guard, state.signals = state.signals, None
-    if guard is not None:
-        guard.defer()  # a signal during the finish must not cut it short (the epochs are being flushed)
-    try:
-        detach(exit_code=0 if state.completed else 1)
-    finally:
-        pending = guard.restore() if guard is not None else None
+    pending = _close_attachment(trainer, exit_code=0 if state.completed else 1)
     if pending is not None and state.completed:
         raise pending  # it arrived during the final finish; otherwise an error is already unwinding
+
+
+def _close_attachment(trainer: Any, *, exit_code: int) -> BaseException | None:
+    """``detach()``, with no signal cutting the finish short (the epochs are being flushed); the exception of a
+    signal that arrived meanwhile, if any."""
+    state = _state(trainer)
+    guard, state.signals = state.signals, None
+    if guard is not None:
+        guard.defer()
+    try:
+        detach(exit_code=exit_code)
+    finally:
+        pending = guard.restore() if guard is not None else None
+    return pending
 
 
 _Callback = Callable[[Any], None]
