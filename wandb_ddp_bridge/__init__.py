@@ -29,6 +29,8 @@ _EXPORTS = {
     "ConfigError": "errors",
     "PhaseError": "errors",
     "Handoff": "handoff",
+    "Terminated": "handoff",
+    "DDPWorkerError": "integrations.ultralytics",
     "Phase": "phases",
     "get_local_rank": "ranks",
     "get_rank": "ranks",
@@ -45,11 +47,13 @@ __all__ = [
     "BridgeConfig",
     "BridgeError",
     "ConfigError",
+    "DDPWorkerError",
     "Handoff",
     "HandoffDescriptor",
     "Phase",
     "PhaseError",
     "Session",
+    "Terminated",
     "__version__",
     "attach",
     "attached",
@@ -72,7 +76,8 @@ if TYPE_CHECKING:
     from .decorators import tracked_training
     from .env import HANDOFF_ENV_VAR, HandoffDescriptor, read_descriptor
     from .errors import AttachError, BackendError, BridgeError, ConfigError, PhaseError
-    from .handoff import Handoff
+    from .handoff import Handoff, Terminated
+    from .integrations.ultralytics import DDPWorkerError
     from .phases import Phase
     from .ranks import get_local_rank, get_rank, get_world_size, is_main_process
     from .session import Session, wandb_session

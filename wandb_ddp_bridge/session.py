@@ -354,7 +354,7 @@ class _SummaryView(MutableMapping[str, Any]):
         target = self._target(write=False)
         return len(list(target.keys())) if target is not None else 0
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         target = self._target(write=True)
         if target is not None:
             target.update(dict(*args, **kwargs))
