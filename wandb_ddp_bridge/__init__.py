@@ -29,7 +29,7 @@ _EXPORTS = {
     "ConfigError": "errors",
     "PhaseError": "errors",
     "Handoff": "handoff",
-    "Terminated": "handoff",
+    "Terminated": "signals",
     "DDPWorkerError": "integrations.ultralytics",
     "Phase": "phases",
     "get_local_rank": "ranks",
@@ -76,11 +76,12 @@ if TYPE_CHECKING:
     from .decorators import tracked_training
     from .env import HANDOFF_ENV_VAR, HandoffDescriptor, read_descriptor
     from .errors import AttachError, BackendError, BridgeError, ConfigError, PhaseError
-    from .handoff import Handoff, Terminated
+    from .handoff import Handoff
     from .integrations.ultralytics import DDPWorkerError
     from .phases import Phase
     from .ranks import get_local_rank, get_rank, get_world_size, is_main_process
     from .session import Session, wandb_session
+    from .signals import Terminated
 
 
 def __getattr__(name: str) -> Any:

@@ -177,14 +177,12 @@ class Session:
 
         return Handoff(self, model=model, fast_path=fast_path or self.config.fast_path)
 
-    def _enter_handoff(self) -> Phase:
-        before = self._phase
+    def _enter_handoff(self) -> None:
         ending = self._phase_key()
         self._phase = next_phase(self._phase, "handoff")
         self._handoffs += 1
         if self._is_main and self._run is not None:
             self._mark(f"{ending}_end", f"training{self._suffix()}_start")
-        return before
 
     def _leave_handoff(self, exc: BaseException | None, run: Run | None) -> None:
         self._phase = next_phase(self._phase, "return")
@@ -231,12 +229,13 @@ class Session:
     def log(self, data: Mapping[str, Any]) -> None:
         """Log metrics. In PRE they go to the summary (see docs: a history row there would advance the
         step counter and make older Ultralytics releases drop their per-epoch rows); in POST to history."""
-        if self._checked("log") is None or self._run is None:
+        run = self._checked("log")
+        if run is None:
             return
         if self._phase is Phase.PRE:
-            self._run.summary.update(dict(data))
+            run.summary.update(dict(data))
         else:
-            self._run.log(dict(data))
+            run.log(dict(data))
 
     @property
     def summary(self) -> MutableMapping[str, Any]:
@@ -245,29 +244,32 @@ class Session:
 
     def save_config(self, cfg: Any, *, key: str = "config", artifact: bool = True) -> Any:
         """Store a redacted copy of ``cfg`` in the run config (under ``key``) and as a ``config`` artifact."""
-        if self._checked("save_config") is None or self._run is None:
+        run = self._checked("save_config")
+        if run is None:
             return None
         from . import artifacts
 
-        return artifacts.log_config(self._run, cfg, key=key, artifact=artifact)
+        return artifacts.log_config(run, cfg, key=key, artifact=artifact)
 
     def save_artifacts(
         self, paths: str | PathLike[str] | Iterable[str | PathLike[str]], *, name: str, type: str = "dataset"
     ) -> Any:
         """Files and directories as one artifact (unchanged content makes no new version)."""
-        if self._checked("save_artifacts") is None or self._run is None:
+        run = self._checked("save_artifacts")
+        if run is None:
             return None
         from . import artifacts
 
-        return artifacts.log_files(self._run, paths, name=name, type=type)
+        return artifacts.log_files(run, paths, name=name, type=type)
 
     def save_metadata(self, metadata: Mapping[str, Any] | None = None) -> Any:
         """Job metadata (git commit, versions, launcher, world size...) into config["job"] and the summary."""
-        if self._checked("save_metadata") is None or self._run is None:
+        run = self._checked("save_metadata")
+        if run is None:
             return None
         from . import artifacts
 
-        return artifacts.log_metadata(self._run, metadata)
+        return artifacts.log_metadata(run, metadata)
 
     def log_s3_artifact(
         self,
@@ -279,23 +281,25 @@ class Session:
         aliases: Iterable[str] | None = None,
     ) -> Any:
         """An artifact holding a reference to an S3 object or prefix."""
-        if self._checked("log_s3_artifact") is None or self._run is None:
+        run = self._checked("log_s3_artifact")
+        if run is None:
             return None
         from . import artifacts
 
         return artifacts.log_s3_reference(
-            self._run, s3_uri, name=name, type=type, checksum=checksum, aliases=list(aliases) if aliases else None
+            run, s3_uri, name=name, type=type, checksum=checksum, aliases=list(aliases) if aliases else None
         )
 
     def log_model(
         self, path: str | PathLike[str], name: str = "model", *, aliases: Iterable[str] = ("latest",)
     ) -> Any:
         """A model file as a ``model`` artifact, e.g. ``s.log_model(h.result.best)``."""
-        if self._checked("log_model") is None or self._run is None:
+        run = self._checked("log_model")
+        if run is None:
             return None
         from . import artifacts
 
-        return artifacts.log_model(self._run, path, name=name, aliases=tuple(aliases))
+        return artifacts.log_model(run, path, name=name, aliases=tuple(aliases))
 
     # ------------------------------------------------------------- helpers
     def _mark(self, *keys: str) -> None:

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from wandb_ddp_bridge.handoff import SignalGuard, Terminated
 from wandb_ddp_bridge.integrations.ultralytics import DDPWorkerError
+from wandb_ddp_bridge.signals import SignalGuard, Terminated
 
 HERE = Path(__file__).resolve().parent
 UL_TESTS = HERE.parent / "ultralytics"

@@ -44,8 +44,8 @@ from .. import _log
 from ..attach import attach, detach
 from ..env import read_descriptor
 from ..errors import AttachError, BridgeError, ConfigError
-from ..handoff import SignalGuard
 from ..ranks import is_main_process
+from ..signals import SignalGuard
 
 __all__ = [
     "DDPWorkerError",
