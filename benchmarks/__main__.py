@@ -33,16 +33,10 @@ def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
 
 
-_BACKEND: LocalWandbServer | None = None
-
-
 @contextlib.contextmanager
 def local_backend() -> Iterator[LocalWandbServer]:
-    """The one local server of this benchmark run (wandb's process-wide settings keep the first base URL,
-    so every benchmark must talk to the same server)."""
-    if _BACKEND is not None:
-        yield _BACKEND
-        return
+    """The one local server of a benchmark run: main() opens it once around every benchmark that talks to
+    W&B, because wandb's process-wide settings keep the first base URL they saw."""
     with tempfile.TemporaryDirectory() as data, LocalWandbServer(data_dir=data) as server:
         saved = dict(os.environ)
         os.environ.update(server.env())
@@ -67,7 +61,7 @@ def bench_handoff(reps: int) -> list[Row]:
     """(a) `with s.handoff(): pass` vs the raw SDK floor (finish + init(resume="must"))."""
     import wandb
 
-    with local_backend(), wandb_session(project="bench-handoff") as s:
+    with wandb_session(project="bench-handoff") as s:
 
         def bridge_handoff() -> float:
             start = time.perf_counter()
@@ -156,9 +150,8 @@ def bench_whole_job(reps: int, data_yaml: Path) -> list[Row]:
             return timer.total
         return job
 
-    with local_backend():
-        seed, fast = interleaved(reps, seed_job, bridge_job("auto"))
-        _, full = interleaved(reps, lambda: 0.0, bridge_job("never"))
+    seed, fast = interleaved(reps, seed_job, bridge_job("auto"))
+    _, full = interleaved(reps, lambda: 0.0, bridge_job("never"))
     return [
         ("whole job W&B time: seed recipe", f"{median_ms(seed):.0f} ms", "init, finish, resume, finish; logs nothing "
          "from training", "1.00x"),
@@ -190,7 +183,7 @@ def bench_callbacks(data_yaml: Path) -> list[Row]:
     ul._PLAN = tuple((event, timed(event, fn), pos) for event, fn, pos in original_plan)
     ul._OURS = frozenset(fn for _, fn, _ in ul._PLAN)
     try:
-        with local_backend(), wandb_session(project="bench-callbacks") as s:
+        with wandb_session(project="bench-callbacks") as s:
             model = YOLO("yolov8n.yaml")
             with s.handoff(model) as h:
                 h.train(data=str(data_yaml), epochs=3, imgsz=64, batch=4, workers=0, plots=False, device="cpu",
@@ -253,17 +246,16 @@ def _is_socket(fd: str) -> bool:
 
 def bench_steady_state(sessions: int = 20) -> list[Row]:
     """(e) 20 sequential sessions in one process: threads, child processes, fds, RSS."""
-    with local_backend():
-        with wandb_session(project="bench-steady") as s:  # warm-up: wandb starts its service once
-            s.log({"x": 1})
-        before = _process_state()
-        for i in range(sessions):
-            with wandb_session(project="bench-steady") as s:
-                s.summary["i"] = i
-                with s.handoff():
-                    pass
-                s.log({"x": i})
-        after = _process_state()
+    with wandb_session(project="bench-steady") as s:  # warm-up: wandb starts its service once
+        s.log({"x": 1})
+    before = _process_state()
+    for i in range(sessions):
+        with wandb_session(project="bench-steady") as s:
+            s.summary["i"] = i
+            with s.handoff():
+                pass
+            s.log({"x": i})
+    after = _process_state()
     return [(f"{sessions} sessions in a row", f"threads {before[0]}→{after[0]}, children {before[1]}→{after[1]}",
              f"fds {before[2]}→{after[2]}, RSS +{after[3] - before[3]:.1f} MB", "goal: no growth, RSS < 5 MB")]
 
@@ -276,22 +268,19 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("WANDB_SILENT", "true")
-    global _BACKEND
     rows: list[Row] = []
     rows += bench_import(args.reps)
-    backend = local_backend()
-    _BACKEND = backend.__enter__()
-    rows += bench_handoff(args.reps)
-    if not args.skip_yolo:
-        from wandb_ddp_bridge.datasets import make_detection_dataset
+    with local_backend():
+        rows += bench_handoff(args.reps)
+        if not args.skip_yolo:
+            from wandb_ddp_bridge.datasets import make_detection_dataset
 
-        with tempfile.TemporaryDirectory() as tmp:
-            os.environ["YOLO_CONFIG_DIR"] = tmp
-            data = make_detection_dataset(Path(tmp) / "data")
-            rows += bench_callbacks(data)
-            rows += bench_whole_job(max(1, args.reps // 2), data)
-    rows += bench_steady_state()
-    backend.__exit__(None, None, None)
+            with tempfile.TemporaryDirectory() as tmp:
+                os.environ["YOLO_CONFIG_DIR"] = tmp
+                data = make_detection_dataset(Path(tmp) / "data")
+                rows += bench_callbacks(data)
+                rows += bench_whole_job(max(1, args.reps // 2), data)
+        rows += bench_steady_state()
     report = render(rows)
     print(report)
     if args.output:
