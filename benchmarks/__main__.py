@@ -166,7 +166,7 @@ def bench_callbacks(data_yaml: Path) -> list[Row]:
     """(d) The bridge's cost inside the training loop: per-batch callbacks (must be 0), per-epoch cost."""
     from ultralytics import YOLO
 
-    import wandb_ddp_bridge.integrations.ultralytics as ul
+    from wandb_ddp_bridge.integrations.ultralytics import callbacks as bridge_callbacks
 
     spent: dict[str, list[float]] = {}
 
@@ -179,9 +179,8 @@ def bench_callbacks(data_yaml: Path) -> list[Row]:
                 spent.setdefault(event, []).append(time.perf_counter() - start)
         return wrapper
 
-    original_plan, original_ours = ul._PLAN, ul._OURS
-    ul._PLAN = tuple((event, timed(event, fn), pos) for event, fn, pos in original_plan)
-    ul._OURS = frozenset(fn for _, fn, _ in ul._PLAN)
+    original_table = dict(bridge_callbacks._TABLE)
+    bridge_callbacks._TABLE.update({event: (timed(event, fn), pos) for event, (fn, pos) in original_table.items()})
     try:
         with wandb_session(project="bench-callbacks") as s:
             model = YOLO("yolov8n.yaml")
@@ -197,9 +196,9 @@ def bench_callbacks(data_yaml: Path) -> list[Row]:
                 s.log(row)
                 floor.append(time.perf_counter() - start)
     finally:
-        ul._PLAN, ul._OURS = original_plan, original_ours
+        bridge_callbacks._TABLE.update(original_table)
     per_batch = sum(1 for event, fns in callbacks.items() if "batch" in event for fn in fns
-                    if getattr(fn, "__name__", "") == "wrapper")
+                    if isinstance(fn, bridge_callbacks.RankZeroCallback))
     epoch_events = [e for e in spent if "epoch" in e]
     per_epoch = [sum(spent[e][i] for e in epoch_events) for i in range(min(len(spent[e]) for e in epoch_events))]
     return [
@@ -273,7 +272,7 @@ def main() -> None:
     with local_backend():
         rows += bench_handoff(args.reps)
         if not args.skip_yolo:
-            from wandb_ddp_bridge.datasets import make_detection_dataset
+            from wandb_ddp_bridge.tools.datasets import make_detection_dataset
 
             with tempfile.TemporaryDirectory() as tmp:
                 os.environ["YOLO_CONFIG_DIR"] = tmp

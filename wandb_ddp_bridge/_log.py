@@ -1,6 +1,9 @@
-"""Debug logging that carries the rank, so interleaved DDP output stays readable.
+"""The package logger, with the rank in every message so interleaved DDP output stays readable.
 
-``logging`` is imported on first use: the package import stays cheap.
+Library code reports through here, never with ``print``: ``wandb-ddp-bridge [rank 1]: ...``. Warnings reach
+stderr even when the application configured no logging (Python's last-resort handler); configure the
+``wandb_ddp_bridge`` logger to route or silence them. ``logging`` is imported on first use: the package
+import stays cheap.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from typing import Any
 from .ranks import detect_world
 
 LOGGER_NAME = "wandb_ddp_bridge"
+_DEBUG, _WARNING = 10, 30  # logging.DEBUG, logging.WARNING without importing logging
 
 
 @functools.lru_cache(maxsize=1)
@@ -20,10 +24,20 @@ def _logger() -> Any:
     return logging.getLogger(LOGGER_NAME)
 
 
+def rank_prefixed(message: str) -> str:
+    """``"wandb-ddp-bridge [rank 1]: " + message``."""
+    return f"wandb-ddp-bridge [rank {_rank_label()}]: {message}"
+
+
 def debug(message: str, *args: object) -> None:
     logger = _logger()
-    if logger.isEnabledFor(10):  # logging.DEBUG
-        logger.debug("[rank %s] " + message, _rank_label(), *args)
+    if logger.isEnabledFor(_DEBUG):
+        logger.debug(rank_prefixed(message), *args)
+
+
+def warning(message: str, *args: object) -> None:
+    """Something the user must see (a fallback taken, a process being stopped, data kept elsewhere)."""
+    _logger().warning(rank_prefixed(message), *args)
 
 
 def warn_once(message: str) -> None:
@@ -32,7 +46,7 @@ def warn_once(message: str) -> None:
 
 @functools.lru_cache(maxsize=128)
 def _warn_once(message: str) -> None:
-    _logger().warning("[rank %s] %s", _rank_label(), message)
+    _logger().warning(rank_prefixed(message))
 
 
 def _rank_label() -> str:

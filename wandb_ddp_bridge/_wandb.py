@@ -26,10 +26,10 @@ def active_run() -> Run | None:
     return wandb.run
 
 
-def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> Any:
+def settings_for(config: BridgeConfig) -> Any:
     import wandb
 
-    values: dict[str, Any] = {"init_timeout": init_timeout or config.init_timeout, "silent": True}
+    values: dict[str, Any] = {"init_timeout": config.init_timeout, "silent": True}
     if config.base_url:
         values["base_url"] = config.base_url
     if config.api_key:
@@ -37,7 +37,7 @@ def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> 
     return wandb.Settings(**values)
 
 
-def init_new(config: BridgeConfig, *, run_config: dict[str, Any] | None = None) -> Run:
+def init_new(config: BridgeConfig) -> Run:
     """Create the session's run (main process only)."""
     import wandb
 
@@ -53,7 +53,6 @@ def init_new(config: BridgeConfig, *, run_config: dict[str, Any] | None = None) 
             notes=config.notes,
             mode=config.mode,
             dir=config.dir,
-            config=run_config,
             settings=settings_for(config),
         )
     except wandb.errors.Error as exc:

@@ -14,8 +14,7 @@ from contextlib import ExitStack
 from os import PathLike
 from typing import TYPE_CHECKING, Any
 
-from .errors import PhaseError
-from .phases import Phase
+from .phases import Phase, Vocabulary, check_method, next_phase
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
@@ -23,20 +22,32 @@ if TYPE_CHECKING:
     from .handoff import Handoff
     from .session import Session
 
-__all__ = ["ARTIFACT_PATH_KEYS", "WandbManager"]
+__all__ = ["ARTIFACT_PATH_KEYS", "MANAGER", "WandbManager"]
 
 log = logging.getLogger(__name__)
 
 #: Keys of the config's ``wandb`` section that ``save_training_artifacts()`` reads, first one present wins.
 ARTIFACT_PATH_KEYS = ("artifact_paths", "artifacts", "upload_paths")
 
-_NEEDS = {
-    Phase.NEW: "the W&B run is not started yet: call initialize() first",
-    Phase.HANDOFF: "the run is handed off to training (prepare_for_training() was called): call "
-    "resume_after_training() once training has finished, then {method}()",
-    Phase.FINISHED: "the run is already finished (finish() was called); {method}() has nothing to log to. "
-    "Log before finish(), or create a new WandbManager for a new run",
-}
+#: How the manager's users name the moves: every refused call names the manager method to call instead.
+MANAGER = Vocabulary(
+    actions={
+        "enter": "WandbManager.initialize()",
+        "handoff": "WandbManager.prepare_for_training()",
+        "return": "WandbManager.resume_after_training()",
+        "exit": "WandbManager.finish()",
+    },
+    method="WandbManager.{name}()",
+    start="call initialize() first",
+    handoff="prepare_for_training()",
+    take_back="call resume_after_training()",
+    after_training="after training: call resume_after_training() first",
+    not_started="the W&B run is not started yet",
+    already_open="initialize() was already called",
+    finished="the run is already finished (finish() was called)",
+    finish_done="finish() was already called; remove the second call",
+    new="create a new WandbManager for a new run",
+)
 
 
 class WandbManager:
@@ -76,24 +87,20 @@ class WandbManager:
     def url(self) -> str | None:
         return self._session.url if self._session is not None else None
 
-    def _require(self, method: str, *allowed: Phase) -> Session:
-        phase = self.phase
-        if phase not in allowed or self._session is None:
-            if phase in (Phase.PRE, Phase.POST):
-                where = "before prepare_for_training()" if Phase.PRE in allowed else "after training"
-                raise PhaseError(f"WandbManager.{method}() is only allowed {where}")
-            raise PhaseError(f"WandbManager.{method}(): " + _NEEDS[phase].format(method=method))
+    def _require(self, method: str) -> Session:
+        """The session, once the phase table allows ``method`` now (a PhaseError naming the fix otherwise)."""
+        check_method(self.phase, method, MANAGER)
+        assert self._session is not None  # every phase that allows a method has a session
         return self._session
+
+    def _move(self, action: str) -> None:
+        """Refuse ``action`` (enter/handoff/return/exit) unless the phase table allows it now."""
+        next_phase(self.phase, action, MANAGER)
 
     # ------------------------------------------------------------------------------- lifecycle
     def initialize(self) -> tuple[Run | None, str | None]:
         """Create the run (name = job_name, group = experiment_group_name); ``(run, url)``."""
-        if self._session is not None:
-            if self.phase is Phase.FINISHED:
-                raise PhaseError(
-                    "WandbManager.initialize(): this manager's run is finished; create a new WandbManager for a new run"
-                )
-            raise PhaseError("WandbManager.initialize() was already called: the run is open, use it")
+        self._move("enter")
         from .session import wandb_session
 
         overrides = {"name": self.job_name, "group": self.experiment_group_name, **self._overrides}
@@ -105,46 +112,30 @@ class WandbManager:
     def prepare_for_training(self, model: Any = None) -> Handoff:
         """Hand the run to training (the old "finish and export env" step). Given the Ultralytics model,
         its training metrics land in this run; train, then call :meth:`resume_after_training`."""
-        session = self._require("prepare_for_training", Phase.PRE, Phase.POST)
-        handoff = session.handoff(model)
+        self._move("handoff")
+        assert self._session is not None
+        handoff = self._session.handoff(model)
         self._handoff = self._handoff_stack.enter_context(handoff)
         return self._handoff
 
     def resume_after_training(self) -> Run | None:
         """Take the run back after training (resumes the same run id); returns the run."""
+        self._move("return")
         session = self._session
-        if session is None or session.phase is not Phase.HANDOFF:
-            if self.phase in (Phase.PRE, Phase.POST):
-                raise PhaseError(
-                    "WandbManager.resume_after_training(): the run is not handed off, so there is nothing "
-                    "to resume; call prepare_for_training() before training"
-                )
-            raise PhaseError(
-                "WandbManager.resume_after_training(): " + _NEEDS[self.phase].format(method="resume_after_training")
-            )
+        assert session is not None
         self._handoff = None
         self._handoff_stack.close()
         return session.run
 
     def finish(self) -> None:
         """Finish the run, exactly once."""
-        if self.phase is Phase.HANDOFF:
-            raise PhaseError(
-                "WandbManager.finish(): the run is handed off to training; call resume_after_training() "
-                "first (it takes the run back), then finish()"
-            )
-        if self.phase is Phase.FINISHED:
-            raise PhaseError(
-                "WandbManager.finish() was already called: a run is finished exactly once; "
-                "remove the second call (or create a new WandbManager for a new run)"
-            )
-        self._require("finish", Phase.PRE, Phase.POST)
+        self._move("exit")
         self._session_stack.close()
 
     # --------------------------------------------------------------------------------- logging
     def save_config(self, raw_cfg: Any, key: str = "config") -> Any:
         """The config, secrets redacted, into ``run.config[key]`` and a ``config`` artifact."""
-        return self._require("save_config", Phase.PRE, Phase.POST).save_config(raw_cfg, key=key)
+        return self._require("save_config").save_config(raw_cfg, key=key)
 
     def save_training_artifacts(
         self,
@@ -154,7 +145,7 @@ class WandbManager:
     ) -> Any:
         """Files/directories as one artifact. Without ``paths``: the config's ``wandb.artifact_paths``
         (or ``wandb.artifacts``/``wandb.upload_paths``); nothing is logged when it lists none."""
-        session = self._require("save_training_artifacts", Phase.PRE, Phase.POST)
+        session = self._require("save_training_artifacts")
         if paths is None:
             paths = configured_artifact_paths(self.cfg)
             if not paths:
@@ -167,7 +158,7 @@ class WandbManager:
 
     def save_training_job_metadata(self, metadata: Mapping[str, Any] | None = None) -> Any:
         """Job metadata (caller's values plus git/host/launcher/versions) into config["job"] and summary."""
-        return self._require("save_training_job_metadata", Phase.PRE, Phase.POST).save_metadata(metadata)
+        return self._require("save_training_job_metadata").save_metadata(metadata)
 
     def log_s3_artifact(
         self,
@@ -179,16 +170,16 @@ class WandbManager:
         aliases: Sequence[str] | None = None,
     ) -> Any:
         """A reference artifact for an S3 object or prefix (the seed's keyword names)."""
-        session = self._require("log_s3_artifact", Phase.PRE, Phase.POST)
+        session = self._require("log_s3_artifact")
         return session.log_s3_artifact(s3_path, artifact_name, artifact_type, checksum=checksum, aliases=aliases)
 
     def log_model(self, path: str | PathLike[str], name: str = "model", aliases: Iterable[str] = ("latest",)) -> Any:
         """A model file or directory as a ``model`` artifact."""
-        return self._require("log_model", Phase.PRE, Phase.POST).log_model(path, name, aliases=aliases)
+        return self._require("log_model").log_model(path, name, aliases=aliases)
 
     def log(self, data: Mapping[str, Any]) -> None:
         """Metrics (summary before training, history after; see the Session docs)."""
-        self._require("log", Phase.PRE, Phase.POST).log(data)
+        self._require("log").log(data)
 
 
 def configured_artifact_paths(cfg: Any) -> list[str]:

@@ -191,7 +191,9 @@ def _is_mapping_like(obj: Any) -> bool:
 
 def _as_mapping(obj: Any, label: str) -> Mapping[str, Any]:
     if isinstance(obj, Mapping) or _is_mapping_like(obj):
-        return {str(k): _plain(obj[k]) for k in obj.keys()}
+        from .artifacts.redact import plain
+
+        return {str(k): plain(obj[k]) for k in obj.keys()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
     if hasattr(obj, "__dict__"):
@@ -200,17 +202,6 @@ def _as_mapping(obj: Any, label: str) -> Mapping[str, Any]:
         f"cannot read W&B settings from {label} of type {type(obj).__name__}: pass a mapping, a dataclass, "
         "a SimpleNamespace, an OmegaConf config, or keyword arguments"
     )
-
-
-def _plain(value: Any) -> Any:
-    """Turn OmegaConf list nodes and other sequences-with-keys into plain Python values."""
-    if isinstance(value, (str, bytes, int, float, bool)) or value is None:
-        return value
-    if _is_mapping_like(value):
-        return {str(k): _plain(value[k]) for k in value.keys()}
-    if isinstance(value, Iterable):
-        return [_plain(v) for v in value]
-    return value
 
 
 def _parse_devices(raw: Any, where: str) -> Devices:

@@ -2,24 +2,24 @@
 
 Inside an open session, each call runs inside that session's handoff (and returns the function's result).
 Outside one, a call runs a whole session from the decorator's cfg: create → handoff → function → resume →
-finish. Built on ``contextlib.ContextDecorator``: every call gets a fresh manager (``_recreate_cm``), so a
-decorated function can be called many times, on any rank.
+finish. Every call builds a fresh manager, so a decorated function can be called many times, on any rank.
 
-If the function has a parameter named ``handoff`` it receives the :class:`Handoff`; an argument that looks
-like an Ultralytics model (has ``task_map`` and ``add_callback``) is handed off with the run, so a plain
-``model.train(...)`` inside the function is bridged too.
+If the function has a parameter named ``handoff`` it receives the :class:`Handoff`; the first argument that an
+integration recognises as its model (``integrations.find``: an Ultralytics model, say) is handed off with the
+run, so a plain ``model.train(...)`` inside the function is bridged too.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from contextlib import ContextDecorator, ExitStack
+from contextlib import ExitStack
 from types import TracebackType
 from typing import Any, TypeVar, overload
 
 from .errors import ConfigError
 from .handoff import Handoff
+from .integrations import find
 from .session import active_session, wandb_session
 
 __all__ = ["tracked_training"]
@@ -27,7 +27,7 @@ __all__ = ["tracked_training"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class _TrainingPhase(ContextDecorator):
+class _TrainingPhase:
     """One call's manager: joins the active session's handoff or opens a session of its own."""
 
     def __init__(self, cfg: Any, overrides: dict[str, Any], model: Any = None) -> None:
@@ -36,9 +36,6 @@ class _TrainingPhase(ContextDecorator):
         self._model = model
         self._stack = ExitStack()
         self.handoff: Handoff | None = None
-
-    def _recreate_cm(self) -> _TrainingPhase:
-        return _TrainingPhase(self._cfg, self._overrides, self._model)
 
     def __enter__(self) -> Handoff:
         session = active_session()
@@ -102,6 +99,6 @@ def _decorate(func: F, cfg: Any, overrides: dict[str, Any]) -> F:
 
 def _find_model(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     for value in (*args, *kwargs.values()):
-        if hasattr(value, "task_map") and hasattr(value, "add_callback"):
+        if find(value) is not None:
             return value
     return None

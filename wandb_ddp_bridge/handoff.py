@@ -19,7 +19,6 @@ of your launcher) is left alone. The previous handler is back when the handoff e
 from __future__ import annotations
 
 import os
-import sys
 import time
 from contextlib import ExitStack
 from dataclasses import replace
@@ -29,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from . import _log, _wandb
 from .env import HANDOFF_ENV_VAR, HandoffDescriptor, exported
 from .errors import BackendError, BridgeError, PhaseError
-from .phases import Phase
+from .integrations import TrainingContext, find
+from .phases import holds_run
 from .signals import SignalGuard
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def release_parent_run() -> None:
 
 
 class Handoff:
-    """Context manager returned by ``Session.handoff()``; ``h.train(...)`` runs Ultralytics training."""
+    """Context manager returned by ``Session.handoff()``; ``h.train(...)`` trains the handed-off model."""
 
     def __init__(self, session: Session, *, model: Any = None, fast_path: str = "auto") -> None:
         self._session = session
@@ -64,6 +64,7 @@ class Handoff:
         self._descriptor: HandoffDescriptor | None = None
         self._holding: Run | None = None
         self._sigterm = SignalGuard()
+        self._integration = find(model)
         self.result: Any = None
 
     @property
@@ -88,13 +89,13 @@ class Handoff:
     def __enter__(self) -> Handoff:
         global _active
         session = self._session
-        if session.phase in (Phase.PRE, Phase.POST):
+        if holds_run(session.phase):
             session._owned_run("s.handoff()")
         session._enter_handoff()
         try:
             if session.is_main_process and session._run is not None:
                 run = session._run
-                keep_open = self._model is not None and self._fast_path == "auto"
+                keep_open = self._integration is not None and self._fast_path == "auto"
                 self._descriptor = HandoffDescriptor(
                     run_id=run.id,
                     project=run.project or session.config.project,
@@ -111,10 +112,8 @@ class Handoff:
                 else:
                     _wandb.finish(run, exit_code=0)
                 self._stack.enter_context(exported(self._descriptor.environ(session.config)))
-            if self._model is not None:
-                from .integrations import ultralytics as ul
-
-                ul.prepare_model(self._model)
+            if self._integration is not None:
+                self._stack.enter_context(self._integration.prepare(self._model, self._context()))
         except BaseException:
             self._stack.close()
             session._leave_handoff(None, self._reopen(None))
@@ -123,6 +122,17 @@ class Handoff:
         self._sigterm.install()
         _log.debug("handed off run %s (fast path: %s)", session.id, self.holds_run)
         return self
+
+    def _context(self) -> TrainingContext:
+        """All an integration may use of this handoff."""
+        return TrainingContext(
+            devices=self._session.config.devices,
+            release_parent_run=self.release,
+            record_result=self._record_result,
+        )
+
+    def _record_result(self, outcome: Any) -> None:
+        self.result = outcome
 
     def release(self) -> None:
         """Finish the run the parent holds (fast path) so a child process can resume it. Idempotent."""
@@ -136,21 +146,18 @@ class Handoff:
         _log.debug("released run %s for child processes", run.id)
 
     def train(self, **train_kwargs: Any) -> Any:
-        """Run Ultralytics training on the handed-off model; returns what ``model.train`` returns.
+        """Train the handed-off model with its integration; returns what ``model.train`` returns.
 
-        ``device`` defaults to the config's ``devices``; ``trainer=`` may name your own trainer class.
-        ``h.result`` then holds the save dir and the best/last weights.
+        ``device`` defaults to the config's ``devices``; for Ultralytics ``trainer=`` may name your own trainer
+        class. ``h.result`` then holds the save dir and the best/last weights.
         """
-        if self._model is None:
+        if self._model is None or self._integration is None:
             raise BridgeError(
-                "h.train(): this handoff has no model. Pass it when handing off: "
-                "`with s.handoff(model) as h: h.train(...)`, or call your own training code in the block."
+                "h.train(): this handoff has no model it knows how to train. Pass it when handing off: "
+                "`with s.handoff(model) as h: h.train(...)` (an Ultralytics model), or call your own training "
+                "code in the block."
             )
-        from .integrations import ultralytics as ul
-
-        outcome = ul.train(self._model, devices=self._session.config.devices, **train_kwargs)
-        self.result = outcome
-        return outcome.results
+        return self._integration.train(self._model, self._context(), **train_kwargs)
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -188,7 +195,7 @@ class Handoff:
             )
             if exc is None:
                 raise PhaseError(message)
-            print(f"wandb-ddp-bridge: {message}", file=sys.stderr)
+            _log.warning("%s", message)
             return None
         previous = session._run
         attempts = session.config.resume_attempts
@@ -210,7 +217,7 @@ class Handoff:
                         return _resume_offline(session, previous)
                     if exc is not None:
                         # keep the training error primary; say loudly that post-training is lost
-                        print(f"wandb-ddp-bridge: {error}", file=sys.stderr)
+                        _log.warning("%s", error)
                         return None
                     raise
                 _log.warn_once(f"resume attempt {attempt}/{attempts} failed: {error}; retrying")
@@ -225,10 +232,9 @@ def _resume_offline(session: Session, previous: Run) -> Run:
     run = _wandb.resume_offline(run_id=previous.id, project=previous.project or config.project,
                                 entity=previous.entity or config.entity, config=config)
     where = f"-e {previous.entity} " if previous.entity else ""
-    print(
-        "wandb-ddp-bridge: the W&B backend is unreachable; post-training logs go to an OFFLINE copy of run "
-        f"{previous.id}. Sync them into the same run later with:\n"
-        f"  wandb sync --id {previous.id} -p {previous.project} {where}{_wandb.run_dir(run)}",
-        file=sys.stderr,
+    _log.warning(
+        "the W&B backend is unreachable; post-training logs go to an OFFLINE copy of run %s. Sync them into "
+        "the same run later with:\n  wandb sync --id %s -p %s %s%s",
+        previous.id, previous.id, previous.project, where, _wandb.run_dir(run),
     )
     return run

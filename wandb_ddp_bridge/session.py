@@ -17,7 +17,18 @@ from . import _log, _wandb
 from .config import BridgeConfig
 from .env import EnvSnapshot
 from .errors import BackendError, PhaseError
-from .phases import Phase, check_method, next_phase
+from .phases import (
+    FAILED_KEY,
+    FAILURE_KEY,
+    LOG_TARGET,
+    MARKERS_KEY,
+    Phase,
+    check_method,
+    holds_run,
+    marker,
+    next_phase,
+    parse_marker,
+)
 from .ranks import detect_world
 
 if TYPE_CHECKING:
@@ -74,7 +85,7 @@ class Session:
     @property
     def run(self) -> Run | None:
         """The live run in PRE/POST on the main process; ``None`` elsewhere."""
-        return self._run if self._phase in (Phase.PRE, Phase.POST) else None
+        return self._run if holds_run(self._phase) else None
 
     @property
     def id(self) -> str | None:
@@ -110,7 +121,7 @@ class Session:
             self._phase = Phase.NEW
             raise
         _active = self
-        self._mark("pre_start")
+        self._mark(marker("pre", 0, "start"))
         _log.debug("session entered (run %s, %s)", self.id, self.config.describe())
         return self
 
@@ -127,7 +138,7 @@ class Session:
             exit_code = 1  # a handoff failed and the caller swallowed it: the run still ended failed
         try:
             if self._is_main and self._run is not None:
-                self._mark(f"{self._phase_key()}_end")
+                self._mark(self._ending_marker())
                 if exc is not None:
                     self._record_failure(exc)
                 _wandb.finish(self._run, exit_code=exit_code)
@@ -160,14 +171,12 @@ class Session:
             if self.config.on_backend_error != "offline" or self.config.mode != "online":
                 raise
             import dataclasses
-            import sys
 
             self.config = dataclasses.replace(self.config, mode="offline")
             self._run = _wandb.init_new(self.config)
-            print(
-                f"wandb-ddp-bridge: {error}\nContinuing OFFLINE (on_backend_error='offline'); upload the run "
-                f"later with:\n  wandb sync {_wandb.run_dir(self._run)}",
-                file=sys.stderr,
+            _log.warning(
+                "%s\nContinuing OFFLINE (on_backend_error='offline'); upload the run later with:\n  wandb sync %s",
+                error, _wandb.run_dir(self._run),
             )
 
     # ------------------------------------------------------------- handoff
@@ -178,28 +187,26 @@ class Session:
         return Handoff(self, model=model, fast_path=fast_path or self.config.fast_path)
 
     def _enter_handoff(self) -> None:
-        ending = self._phase_key()
+        ending = self._ending_marker()
         self._phase = next_phase(self._phase, "handoff")
         self._handoffs += 1
         if self._is_main and self._run is not None:
-            self._mark(f"{ending}_end", f"training{self._suffix()}_start")
+            self._mark(ending, marker("training", self._handoffs, "start"))
 
     def _leave_handoff(self, exc: BaseException | None, run: Run | None) -> None:
         self._phase = next_phase(self._phase, "return")
         self._lost_run = self._is_main and self._run is not None and run is None
         self._run = run if self._is_main else None
         if self._is_main and self._run is not None:
-            self._mark(f"training{self._suffix()}_end", f"post{self._suffix()}_start")
+            self._mark(marker("training", self._handoffs, "end"), marker("post", self._handoffs, "start"))
             if exc is not None:
                 self._record_failure(exc)
         if exc is not None:
             self._training_failed = f"{type(exc).__name__}: {exc}"
 
-    def _suffix(self) -> str:
-        return "" if self._handoffs <= 1 else f"_{self._handoffs}"
-
-    def _phase_key(self) -> str:
-        return "pre" if self._handoffs == 0 else f"post{self._suffix()}"
+    def _ending_marker(self) -> str:
+        """The marker that closes the phase the session is in now (pre-training or a post-training)."""
+        return marker("pre" if self._handoffs == 0 else "post", self._handoffs, "end")
 
     # ------------------------------------------------------------- logging
     def _checked(self, method: str) -> Run | None:
@@ -232,7 +239,7 @@ class Session:
         run = self._checked("log")
         if run is None:
             return
-        if self._phase is Phase.PRE:
+        if LOG_TARGET[self._phase] == "summary":
             run.summary.update(dict(data))
         else:
             run.log(dict(data))
@@ -310,16 +317,18 @@ class Session:
         now = time.time()
         for key in keys:
             self._markers[key] = now
-            if key.endswith("_end") and key[: -len("_end")] + "_start" in self._markers:
-                stem = key[: -len("_end")]
-                self._markers[stem + "_seconds"] = round(now - self._markers[stem + "_start"], 3)
-        self._run.summary["bridge_phases"] = dict(self._markers)
+            parsed = parse_marker(key)
+            if parsed is not None and parsed[2] == "end":
+                started = self._markers.get(marker(parsed[0], parsed[1], "start"))
+                if started is not None:
+                    self._markers[marker(parsed[0], parsed[1], "seconds")] = round(now - started, 3)
+        self._run.summary[MARKERS_KEY] = dict(self._markers)
 
     def _record_failure(self, exc: BaseException) -> None:
         if self._run is None:
             return
         reason = f"{type(exc).__name__}: {exc}"[:1000]
-        self._run.summary.update({"bridge_failed": True, "bridge_failure": reason})
+        self._run.summary.update({FAILED_KEY: True, FAILURE_KEY: reason})
 
 
 class _SummaryView(MutableMapping[str, Any]):
@@ -332,7 +341,7 @@ class _SummaryView(MutableMapping[str, Any]):
         if write:
             self._session._checked("summary")
         run = self._session._run
-        return run.summary if run is not None and self._session.phase in (Phase.PRE, Phase.POST) else None
+        return run.summary if run is not None and holds_run(self._session.phase) else None
 
     def __getitem__(self, key: str) -> Any:
         target = self._target(write=False)

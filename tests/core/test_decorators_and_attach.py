@@ -85,22 +85,18 @@ def test_attach_while_parent_holds_the_run_is_refused(tmp_path: Path) -> None:
         def add_callback(self, *args: object) -> None:
             pass
 
-    with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s:
-        import wandb_ddp_bridge.integrations.ultralytics as ul
+        def train(self, **kwargs: object) -> None:
+            pass
 
-        original = ul.prepare_model
-        ul.prepare_model = lambda model: None  # type: ignore[assignment]
-        try:
-            with s.handoff(FakeModel()) as h:
-                assert h.holds_run
-                done = subprocess.run(
-                    [sys.executable, "-c", "import wandb_ddp_bridge as b; b.attach()"],
-                    env=dict(os.environ), capture_output=True, text=True, timeout=60,
-                )
-                assert done.returncode != 0 and "still open in the parent process" in done.stderr
-                assert attach() is s._run  # in-process: the session's own run, not a second writer
-                h.release()
-                assert not h.holds_run
-        finally:
-            ul.prepare_model = original  # type: ignore[assignment]
+    with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s:
+        with s.handoff(FakeModel()) as h:
+            assert h.holds_run
+            done = subprocess.run(
+                [sys.executable, "-c", "import wandb_ddp_bridge as b; b.attach()"],
+                env=dict(os.environ), capture_output=True, text=True, timeout=60,
+            )
+            assert done.returncode != 0 and "still open in the parent process" in done.stderr
+            assert attach() is s._run  # in-process: the session's own run, not a second writer
+            h.release()
+            assert not h.holds_run
         assert s.run is not None

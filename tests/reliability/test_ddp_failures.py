@@ -314,7 +314,7 @@ def test_a_signal_to_the_parent_of_a_ddp_launch_stops_everything(
     assert [(s.resume_mode, s.exit_code) for s in outcome.run.sessions] == [
         ("none", 0), ("must", 1), ("must", exit_code)
     ]
-    assert "wandb-ddp-bridge: stopping the DDP workers" in outcome.output
+    assert "stopping the DDP workers" in outcome.output
 
 
 @pytest.mark.slow

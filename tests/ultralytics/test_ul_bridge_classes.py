@@ -15,8 +15,10 @@ import pytest
 import ul_rig
 
 import wandb_ddp_bridge.integrations.ultralytics as ul
-from wandb_ddp_bridge.env import HANDOFF_ENV_VAR
-from wandb_ddp_bridge.errors import AttachError, ConfigError
+from wandb_ddp_bridge import integrations
+from wandb_ddp_bridge.errors import ConfigError
+from wandb_ddp_bridge.integrations import TrainingContext
+from wandb_ddp_bridge.integrations.ultralytics import callbacks, trainers
 
 HERE = Path(__file__).resolve().parent
 
@@ -26,7 +28,7 @@ def test_importing_the_integration_imports_no_framework() -> None:
         "import sys, wandb_ddp_bridge.integrations.ultralytics as m\n"
         "heavy = [n for n in ('ultralytics', 'wandb', 'torch') if n in sys.modules]\n"
         "assert not heavy, heavy\n"
-        "assert callable(m.train) and callable(m.prepare_model)\n"
+        "assert callable(m.train) and m.INTEGRATION.name == 'ultralytics'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -115,29 +117,62 @@ def test_a_trainer_that_workers_cannot_import_is_refused_for_ddp_only() -> None:
     assert issubclass(in_process, LocalTrainer)
 
 
-def test_train_outside_a_handoff_says_where_to_call_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(HANDOFF_ENV_VAR, raising=False)
-    with pytest.raises(AttachError, match=r"h\.train"):
-        ul.train(SimpleNamespace(), data="x.yaml")
-
-
 class _FakeModel:
+    """An Ultralytics-shaped model whose own ``train`` only records how it was called."""
+
+    task = "detect"
+
     def __init__(self) -> None:
+        from ultralytics.models.yolo.detect import DetectionTrainer
+
+        self.task_map = {"detect": {"trainer": DetectionTrainer}}
         self.calls: list[dict[str, Any]] = []
+
+    def add_callback(self, *args: Any) -> None: ...
 
     def train(self, trainer: Any = None, **kwargs: Any) -> str:
         self.calls.append({"trainer": trainer, **kwargs})
-        return "plain"
+        return "trained"
 
 
-def test_prepared_model_trains_plainly_outside_a_handoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(HANDOFF_ENV_VAR, raising=False)
+def _context(devices: Any = None) -> tuple[TrainingContext, list[Any], list[str]]:
+    recorded: list[Any] = []
+    released: list[str] = []
+    ctx = TrainingContext(
+        devices=devices, release_parent_run=lambda: released.append("released"), record_result=recorded.append
+    )
+    return ctx, recorded, released
+
+
+def test_train_uses_the_bridged_task_trainer_and_the_configured_devices() -> None:
     model = _FakeModel()
-    assert ul.prepare_model(ul.prepare_model(model)) is model  # idempotent
-    assert model.train(epochs=1) == "plain"
-    assert model.calls == [{"trainer": None, "epochs": 1}]
-    ul.restore_model(model)
-    assert "train" not in vars(model)
+    ctx, recorded, _ = _context(devices=[0, 1])
+    assert integrations.find(model) is ul.INTEGRATION
+    assert ul.INTEGRATION.train(model, ctx, epochs=1) == "trained"
+    (call,) = model.calls
+    assert call["trainer"] is ul.BridgedDetectionTrainer
+    assert (call["device"], call["epochs"]) == ("0,1", 1)
+    (outcome,) = recorded
+    assert isinstance(outcome, ul.TrainOutcome) and outcome.results == "trained"
+
+
+def test_prepare_routes_a_plain_model_train_through_the_bridge_until_the_handoff_ends() -> None:
+    model = _FakeModel()
+    ctx, recorded, _ = _context(devices="cpu")
+    with ul.INTEGRATION.prepare(model, ctx):
+        with ul.INTEGRATION.prepare(model, ctx):  # idempotent
+            assert model.train(epochs=2) == "trained"
+        assert model.calls[-1]["trainer"] is ul.BridgedDetectionTrainer
+        assert model.calls[-1]["device"] == "cpu"
+        assert len(recorded) == 1
+    assert "train" not in vars(model)  # the wrapper is gone with the handoff
+    assert model.train(epochs=1) == "trained" and model.calls[-1]["trainer"] is None
+
+
+def test_the_registry_finds_no_integration_for_other_objects() -> None:
+    assert integrations.find(None) is None
+    assert integrations.find(object()) is None
+    assert integrations.find(SimpleNamespace(task_map={}, add_callback=print)) is ul.INTEGRATION
 
 
 def _fake_trainer(**attrs: Any) -> Any:
@@ -156,27 +191,29 @@ def test_bridge_callbacks_go_first_on_start_and_last_on_end_events_without_dupli
     trainer.callbacks["teardown"].append(native)
     trainer.callbacks["on_train_batch_end"] = [user]
     for _ in range(2):
-        ul._install_callbacks(trainer)
-    assert trainer.callbacks["on_pretrain_routine_start"] == [ul._on_start, user, native]
-    assert trainer.callbacks["on_train_start"][0] is ul._on_start
-    assert trainer.callbacks["teardown"] == [native, ul._on_teardown]
+        callbacks.install(trainer)
+    start = callbacks.RankZeroCallback("on_pretrain_routine_start")
+    assert trainer.callbacks["on_pretrain_routine_start"] == [start, user, native]
+    assert trainer.callbacks["on_train_start"][0] == callbacks.RankZeroCallback("on_train_start")
+    assert trainer.callbacks["teardown"] == [native, callbacks.RankZeroCallback("teardown")]
     assert trainer.callbacks["on_train_batch_end"] == [user]  # nothing per batch
     assert shared["on_pretrain_routine_start"] == [user, native]  # the model's lists are not mutated
+    assert pickle.loads(cloudpickle.dumps(start)) == start  # workers receive the callbacks pickled
 
 
 def test_bridge_callbacks_do_nothing_on_other_ranks(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(ul, "attach", lambda: calls.append("attach"))
-    monkeypatch.setattr(ul, "detach", lambda **_: calls.append("detach"))
+    monkeypatch.setattr(callbacks, "attach", lambda: calls.append("attach"))
+    monkeypatch.setattr(callbacks, "detach", lambda **_: calls.append("detach"))
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     trainer = _fake_trainer(tloss=None, metrics={}, best=Path("/nonexistent"))
-    for _event, callback, _ in ul._PLAN:
-        callback(trainer)
+    for event in callbacks.EVENTS:
+        callbacks.RankZeroCallback(event)(trainer)
     assert calls == []
-    assert not hasattr(trainer, ul._STATE_ATTR)
+    assert not hasattr(trainer, callbacks._STATE_ATTR)
     monkeypatch.setenv("RANK", "0")
-    ul._on_start(trainer)
+    callbacks.RankZeroCallback("on_train_start")(trainer)
     assert calls == ["attach"]
 
 
@@ -191,8 +228,8 @@ def test_native_callback_detection_looks_at_this_trainers_callbacks() -> None:
 
 def test_bridged_names_round_trip() -> None:
     for module, qualname in [("a.b_c", "T"), ("pkg_.mod", "Outer.Inner_Trainer"), ("x", "__T__")]:
-        name = ul._class_name(
+        name = trainers._class_name(
             type(qualname.rsplit(".")[-1], (), {"__module__": module, "__qualname__": qualname})
         )
         assert name.isidentifier()
-        assert ul._unescape_pair(name[len("Bridged_") :]) == (module, qualname)
+        assert trainers._unescape_pair(name[len("Bridged_") :]) == (module, qualname)

@@ -25,6 +25,7 @@ __all__ = [
     "SECRET_ENV_VARS",
     "is_secret_key",
     "looks_like_api_key",
+    "plain",
     "redact",
     "redact_text",
     "to_plain",
@@ -111,6 +112,11 @@ def to_plain(cfg: Any) -> Any:
     if _is_omegaconf(cfg):
         return _omegaconf_plain(cfg)[0]
     return _plain(cfg, set())
+
+
+def plain(value: Any) -> Any:
+    """A plain, JSON-able copy of one in-memory value (unlike :func:`to_plain`, a string stays a string)."""
+    return _plain(value, set())
 
 
 def _load_file(path: Path) -> Any:

@@ -1,0 +1,159 @@
+"""The bridge's callbacks on a trainer: one table, the global-rank-0 check applied once.
+
+They attach to the handed-off run before the native W&B callback starts (so it sees ``wandb.run`` and creates
+nothing), let :mod:`.runlog` log the epochs when the native callback is not active, and detach last. Ultralytics
+runs callbacks on every rank and the same trainer class runs on every DDP rank, so whether this process is
+global rank 0 is decided when a callback runs, by :class:`RankZeroCallback`, never when it was registered.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ... import _log
+from ...attach import attach, detach
+from ...ranks import detect_world, is_main_process
+from ...signals import SignalGuard
+from .runlog import EpochLogger
+
+__all__ = ["EVENTS", "RankZeroCallback", "close_attachment", "install", "native_wandb_active"]
+
+_NATIVE_WANDB_MODULE = "ultralytics.utils.callbacks.wb"
+_STATE_ATTR = "_wandb_ddp_bridge_state"
+
+
+@dataclass
+class _State:
+    """Per-trainer bookkeeping of the bridge callbacks (global rank 0 only)."""
+
+    run: Any = None
+    native: bool = False
+    log: EpochLogger | None = None
+    completed: bool = False
+    signals: SignalGuard | None = None
+
+
+def native_wandb_active(trainer: Any) -> bool:
+    """Whether Ultralytics' own W&B callback is registered on this trainer (setting on, not under pytest)."""
+    return any(
+        getattr(callback, "__module__", None) == _NATIVE_WANDB_MODULE
+        for callbacks in trainer.callbacks.values()
+        for callback in callbacks
+    )
+
+
+def _state(trainer: Any) -> _State:
+    state: _State | None = getattr(trainer, _STATE_ATTR, None)
+    if state is None:
+        state = _State()
+        setattr(trainer, _STATE_ATTR, state)
+    return state
+
+
+# ------------------------------------------------------------------------------ what each event does
+def _on_start(trainer: Any) -> None:
+    """Attach before any native callback can create a run (where `native_wandb_default_on` holds, it starts
+    one at on_pretrain_routine_start)."""
+    state = _state(trainer)
+    if state.signals is None and detect_world().launcher == "torchrun":
+        # A launched DDP worker: torch.distributed.run stops its workers with SIGTERM or SIGINT (maybe both,
+        # one after the other). Unwind once, so that teardown finishes the run and flushes its epochs.
+        state.signals = SignalGuard(signal.SIGTERM, signal.SIGINT).install()
+    state.run = attach()
+
+
+def _on_pretrain_routine_end(trainer: Any) -> None:
+    state = _state(trainer)
+    state.run = attach()  # idempotent; where `native_init_at_pretrain_end` holds, the native run starts here
+    state.native = native_wandb_active(trainer)
+    _log.debug("ultralytics: native W&B callback %s", "active" if state.native else "off, bridge logs epochs")
+    if not state.native and state.run is not None:
+        state.log = EpochLogger(state.run)
+        state.log.start(trainer)
+
+
+def _on_train_epoch_end(trainer: Any) -> None:
+    log = _state(trainer).log
+    if log is not None:
+        log.train_epoch_end(trainer)
+
+
+def _on_fit_epoch_end(trainer: Any) -> None:
+    log = _state(trainer).log
+    if log is not None:
+        log.fit_epoch_end(trainer)
+
+
+def _on_train_end(trainer: Any) -> None:
+    state = _state(trainer)
+    state.completed = True
+    if state.log is not None:
+        state.log.train_end(trainer)
+
+
+def _on_teardown(trainer: Any) -> None:
+    state = _state(trainer)
+    pending = close_attachment(trainer, exit_code=0 if state.completed else 1)
+    if pending is not None and state.completed:
+        raise pending  # it arrived during the final finish; otherwise an error is already unwinding
+
+
+def close_attachment(trainer: Any, *, exit_code: int) -> BaseException | None:
+    """``detach()``, with no signal cutting the finish short (the epochs are being flushed); the exception of a
+    signal that arrived meanwhile, if any."""
+    state = _state(trainer)
+    guard, state.signals = state.signals, None
+    if guard is not None:
+        guard.defer()
+    try:
+        detach(exit_code=exit_code)
+    finally:
+        pending = guard.restore() if guard is not None else None
+    return pending
+
+
+# ------------------------------------------------------------------------------------------- the table
+_Handler = Callable[[Any], None]
+# event -> (what it does, position): "first" runs before every native/user callback, "last" after all of them.
+_TABLE: dict[str, tuple[_Handler, str]] = {
+    "on_pretrain_routine_start": (_on_start, "first"),
+    "on_pretrain_routine_end": (_on_pretrain_routine_end, "first"),
+    "on_train_start": (_on_start, "first"),
+    "on_train_epoch_end": (_on_train_epoch_end, "first"),
+    "on_fit_epoch_end": (_on_fit_epoch_end, "first"),
+    "on_train_end": (_on_train_end, "last"),
+    "teardown": (_on_teardown, "last"),
+}
+EVENTS = frozenset(_TABLE)
+
+
+@dataclass(frozen=True)
+class RankZeroCallback:
+    """The bridge's callback for one event: runs the table's handler on global rank 0, does nothing elsewhere.
+
+    A plain picklable object (releases with `ddp_worker_cloudpickle` send the callbacks to the workers).
+    """
+
+    event: str
+
+    def __call__(self, trainer: Any) -> None:
+        if is_main_process():
+            _TABLE[self.event][0](trainer)
+
+
+def install(trainer: Any) -> None:
+    """Put the bridge callbacks in place on a private copy (the lists may be shared with the model)."""
+    callbacks: defaultdict[str, list[Callable[[Any], None]]] = defaultdict(list)
+    for event, registered in trainer.callbacks.items():
+        callbacks[event] = [cb for cb in registered if not isinstance(cb, RankZeroCallback)]
+    for event, (_, position) in _TABLE.items():
+        ours = RankZeroCallback(event)
+        if position == "first":
+            callbacks[event].insert(0, ours)
+        else:
+            callbacks[event].append(ours)
+    trainer.callbacks = callbacks
