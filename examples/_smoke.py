@@ -9,7 +9,7 @@ from typing import Any
 
 def smoke_train_kwargs() -> dict[str, Any]:
     """Two epochs of yolov8n at 64 px on 8 generated images, on CPU, nothing downloaded."""
-    from wandb_ddp_bridge.datasets import make_detection_dataset
+    from wandb_ddp_bridge.tools.datasets import make_detection_dataset
 
     root = tempfile.mkdtemp(prefix="wdb-example-")
     return {

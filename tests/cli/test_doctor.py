@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
-from wandb_ddp_bridge.cli import main
+from wandb_ddp_bridge.tools.cli import main
 
 # Runs the CLI in a fresh interpreter where torch, ultralytics, cloudpickle and boto3 cannot be imported.
 BARE = """
@@ -19,7 +20,7 @@ class Blocker:
             raise ModuleNotFoundError(f"No module named {name!r} (blocked by the test)")
         return None
 sys.meta_path.insert(0, Blocker())
-from wandb_ddp_bridge.cli import main
+from wandb_ddp_bridge.tools.cli import main
 main(["doctor", "--no-network"])
 """
 
@@ -60,3 +61,39 @@ def test_doctor_fails_with_advice_when_the_backend_is_unreachable(monkeypatch: p
 def test_doctor_reaches_the_local_server(wandb_server: Any) -> None:
     result = CliRunner().invoke(main, ["doctor"])
     assert f"{wandb_server.url} reachable" in result.output
+
+
+def test_doctor_reads_the_tested_range_from_the_release_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("ultralytics")
+    from wandb_ddp_bridge.integrations.ultralytics import releases
+
+    monkeypatch.setattr(releases, "OLDEST_TESTED", "1.0.0")
+    monkeypatch.setattr(releases, "NEWEST_TESTED", "1.0.1")
+    result = CliRunner().invoke(main, ["doctor", "--no-network"])
+    line = next(ln for ln in result.output.splitlines() if ln[8:].startswith("ultralytics "))
+    assert line.lstrip().startswith("WARN"), result.output
+    assert "tested with 1.0.0 - 1.0.1" in result.output
+
+
+def test_doctor_reads_the_wandb_floor_from_the_package_metadata(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    real = importlib.metadata.requires
+
+    def requires(dist: str) -> list[str] | None:
+        return ["wandb>=999.0", "click>=8.1"] if dist == "wandb-ddp-bridge" else real(dist)
+
+    monkeypatch.setattr(importlib.metadata, "requires", requires)
+    result = CliRunner().invoke(main, ["doctor", "--no-network"])
+    assert "WARN  wandb" in result.output
+    assert "tested from 999.0: pip install -U 'wandb>=999.0'" in result.output
+
+
+def test_doctor_source_holds_no_release_numbers() -> None:
+    """Release facts live in integrations/ultralytics/releases.py and the package metadata only."""
+    import re
+
+    from wandb_ddp_bridge.tools import doctor
+
+    source = Path(doctor.__file__).read_text()
+    assert not re.findall(r"\b\d+\.\d+\.\d+\b", source)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from wandb_ddp_bridge.verify import Expectations, verify_run
+from wandb_ddp_bridge.tools.verify import Expectations, verify_run
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from wandb_ddp_bridge.datasets import make_detection_dataset
+from wandb_ddp_bridge.tools.datasets import make_detection_dataset
 
 pytestmark = pytest.mark.slow
 HERE = Path(__file__).resolve().parent

@@ -34,7 +34,7 @@ WORLD_SIZE = 2
 
 def make_dataset(root: Path, *, images: int = 8, size: int = 64) -> Path:
     """Random RGB images with one box each (YOLO txt labels); returns the data yaml (the package's generator)."""
-    from wandb_ddp_bridge.datasets import make_detection_dataset
+    from wandb_ddp_bridge.tools.datasets import make_detection_dataset
 
     return make_detection_dataset(root, images=images, size=size)
 

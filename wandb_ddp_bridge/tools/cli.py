@@ -153,7 +153,7 @@ def serve(port: int, host: str, data_dir: str, api_key: str | None) -> None:
     """Run the local W&B-protocol recording server in the foreground (Ctrl-C stops it)."""
     import threading
 
-    from .testing import LocalWandbServer
+    from ..testing import LocalWandbServer
 
     server = LocalWandbServer(data_dir, port, host, api_key=api_key).start()
     env: dict[str, Any] = server.env()

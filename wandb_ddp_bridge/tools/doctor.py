@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["Finding", "diagnose", "mask", "render"]
 
@@ -75,48 +77,45 @@ def _importable(module: str) -> bool:
         return False
 
 
-def _parse(version: str) -> tuple[int, ...]:
-    out = []
-    for part in version.split("."):
-        digits = "".join(ch for ch in part if ch.isdigit())
-        if not digits:
-            break
-        out.append(int(digits))
-    return tuple(out)
+def _requirement(name: str) -> str | None:
+    """The version floor this package declares for ``name`` (the ``X.Y.Z`` of ``>=X.Y.Z``), from the installed
+    distribution's metadata; ``None`` when the metadata is unavailable (a source checkout never installed)."""
+    try:
+        requires = importlib.metadata.requires("wandb-ddp-bridge") or []
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for line in requires:
+        found = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*(?:\[[^]]*\])?\s*>=\s*([0-9][^,;\s]*)", line)
+        if found and found[1].lower() == name and ";" not in line:
+            return found[2]
+    return None
+
+
+def _releases() -> Any:
+    """The Ultralytics release table (imported here: doctor must report even where that import fails)."""
+    try:
+        from ..integrations.ultralytics import releases
+    except Exception:
+        return None
+    return releases
 
 
 def _versions() -> list[Finding]:
+    table = _releases()
+    parse = table.parse if table is not None else _parse_numbers
+    python_floor = _python_floor()
+    python_ok = python_floor is None or sys.version_info[: len(python_floor)] >= python_floor
     out = [
         Finding(
             "python",
-            "ok" if sys.version_info >= (3, 10) else "fail",
+            "ok" if python_ok else "fail",
             platform.python_version(),
-            "" if sys.version_info >= (3, 10) else "wandb-ddp-bridge needs Python >= 3.10",
+            "" if python_ok else f"wandb-ddp-bridge needs Python >= {'.'.join(map(str, python_floor or ()))}",
         )
     ]
-    wandb_v = _version("wandb")
-    if wandb_v is None or not _importable("wandb"):
-        out.append(Finding("wandb", "fail", "not installed", "pip install 'wandb>=0.19.11'"))
-    elif _parse(wandb_v) < (0, 19, 11):
-        out.append(Finding("wandb", "warn", wandb_v, "tested from 0.19.11: pip install -U wandb"))
-    else:
-        out.append(Finding("wandb", "ok", wandb_v))
+    out.append(_wandb_finding(parse))
     ul = _version("ultralytics") if _importable("ultralytics") else None
-    if ul is None:
-        out.append(
-            Finding(
-                "ultralytics",
-                "warn",
-                "not installed",
-                "needed for YOLO training and the demo: pip install 'wandb-ddp-bridge[ultralytics]'",
-            )
-        )
-    elif not (8, 3, 0) <= _parse(ul) <= (8, 4, 190):
-        out.append(
-            Finding("ultralytics", "warn", ul, "tested with 8.3.0 - 8.4.190; see docs/compatibility.md")
-        )
-    else:
-        out.append(Finding("ultralytics", "ok", ul))
+    out += _ultralytics_findings(ul, table)
     torch_v = _version("torch") if _importable("torch") else None
     out.append(
         Finding(
@@ -126,20 +125,7 @@ def _versions() -> list[Finding]:
             "" if torch_v else "needed for training: install torch for your CUDA version",
         )
     )
-    cp = _version("cloudpickle") if _importable("cloudpickle") else None
-    needs_cp = ul is not None and _parse(ul) >= (8, 4, 140)
-    if needs_cp and (cp is None or _parse(cp) < (3, 1, 1)):
-        out.append(
-            Finding(
-                "cloudpickle",
-                "warn",
-                cp or "not installed",
-                "ultralytics >= 8.4.140 needs cloudpickle>=3.1.1 for DDP (else it pip-installs it "
-                "at run time): pip install 'cloudpickle>=3.1.1'",
-            )
-        )
-    else:
-        out.append(Finding("cloudpickle", "ok" if cp else "info", cp or "not installed (not needed here)"))
+    out.append(_cloudpickle_finding(ul, table, parse))
     boto = _version("boto3") if _importable("boto3") else None
     out.append(
         Finding(
@@ -150,6 +136,69 @@ def _versions() -> list[Finding]:
         )
     )
     return out
+
+
+def _parse_numbers(version: str) -> tuple[int, ...]:
+    numbers = re.match(r"^\s*(\d+(?:\.\d+)*)", version)
+    return tuple(int(part) for part in numbers[1].split(".")) if numbers else ()
+
+
+def _python_floor() -> tuple[int, ...] | None:
+    try:
+        spec = " ".join(importlib.metadata.metadata("wandb-ddp-bridge").get_all("Requires-Python") or [])
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    found = re.search(r">=\s*([0-9][0-9.]*)", spec)
+    return _parse_numbers(found[1]) if found else None
+
+
+def _wandb_finding(parse: Callable[[str], tuple[int, ...]]) -> Finding:
+    floor = _requirement("wandb")
+    wanted = f"wandb>={floor}" if floor else "wandb"
+    version = _version("wandb")
+    if version is None or not _importable("wandb"):
+        return Finding("wandb", "fail", "not installed", f"pip install '{wanted}'")
+    if floor is not None and parse(version) < parse(floor):
+        return Finding("wandb", "warn", version, f"tested from {floor}: pip install -U '{wanted}'")
+    return Finding("wandb", "ok", version)
+
+
+def _ultralytics_findings(ul: str | None, table: Any) -> list[Finding]:
+    if ul is None:
+        return [
+            Finding(
+                "ultralytics",
+                "warn",
+                "not installed",
+                "needed for YOLO training and the demo: pip install 'wandb-ddp-bridge[ultralytics]'",
+            )
+        ]
+    if table is None:
+        return [Finding("ultralytics", "info", f"{ul} (the bridge's release table could not be imported)")]
+    tested = f"{table.OLDEST_TESTED} - {table.NEWEST_TESTED}"
+    if not table.tested(ul):
+        out = [Finding("ultralytics", "warn", ul, f"tested with {tested}; see docs/compatibility.md")]
+    else:
+        out = [Finding("ultralytics", "ok", f"{ul} (tested: {tested})")]
+    # what the bridge knows about this release: the facts doctor can explain, one line each
+    out += [Finding("  fact", "info", line) for line in table.describe(ul)]
+    return out
+
+
+def _cloudpickle_finding(ul: str | None, table: Any, parse: Callable[[str], tuple[int, ...]]) -> Finding:
+    cp = _version("cloudpickle") if _importable("cloudpickle") else None
+    needs = ul is not None and table is not None and table.holds("ddp_worker_cloudpickle", ul)
+    if needs and (cp is None or parse(cp) < parse(table.CLOUDPICKLE_FOR_DDP)):
+        since = table.FACTS["ddp_worker_cloudpickle"].since
+        wanted = f"cloudpickle>={table.CLOUDPICKLE_FOR_DDP}"
+        return Finding(
+            "cloudpickle",
+            "warn",
+            cp or "not installed",
+            f"ultralytics >= {since} needs {wanted} for DDP (else it pip-installs it at run time): "
+            f"pip install '{wanted}'",
+        )
+    return Finding("cloudpickle", "ok" if cp else "info", cp or "not installed (not needed here)")
 
 
 def _ultralytics_setting() -> Finding:
@@ -184,9 +233,16 @@ def _ultralytics_setting() -> Finding:
     return Finding(
         "ultralytics wandb setting",
         "info",
-        "no settings.json yet (release default applies: off since 8.3.2xx); the bridge logs "
-        "epochs itself when the native callback is off",
+        f"no settings.json yet ({_setting_default()}); the bridge logs epochs itself when the native "
+        "callback is off",
     )
+
+
+def _setting_default() -> str:
+    table, ul = _releases(), _version("ultralytics")
+    if table is None or ul is None:
+        return "the release default applies"
+    return f"ultralytics {ul} defaults to wandb={'on' if table.holds('native_wandb_default_on', ul) else 'off'}"
 
 
 def _gpus(run: Callable[[list[str]], str | None]) -> Finding:
@@ -230,7 +286,7 @@ def _distributed() -> list[Finding]:
     if not present:
         return [Finding("distributed env", "ok", "not inside a launcher (this process is the main process)")]
     try:
-        from .ranks import detect_world
+        from ..ranks import detect_world
 
         world = detect_world()
         detail = (

@@ -3,7 +3,7 @@
 By default everything is local: the recording W&B server runs in a thread, a synthetic dataset is generated
 in a temporary directory, and real Ultralytics training (``yolov8n.yaml``, 64 px, CPU) runs between a
 pre-training phase (redacted config, job metadata) and a post-training phase (model and S3 reference
-artifacts). The verification report is built by :mod:`wandb_ddp_bridge.verify`, the same checks as
+artifacts). The verification report is built by :mod:`wandb_ddp_bridge.tools.verify`, the same checks as
 ``wandb-ddp-bridge verify``.
 """
 
@@ -21,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-from .env import EnvSnapshot
+from ..env import EnvSnapshot
 from .verify import Expectations, Report, RunEvidence, check_run
 
 __all__ = ["DemoOptions", "run_demo"]
@@ -87,7 +87,7 @@ def _run(options: DemoOptions, work: Path, stack: ExitStack, started: float, out
     if options.entity:
         wandb_settings["entity"] = options.entity
     if options.backend == "local" and options.mode == "online":
-        from .testing import LocalWandbServer
+        from ..testing import LocalWandbServer
 
         server = stack.enter_context(LocalWandbServer(work / "server"))
         os.environ.update({k: v for k, v in server.env().items() if k != "WANDB_MODE"})
@@ -132,7 +132,7 @@ def _run(options: DemoOptions, work: Path, stack: ExitStack, started: float, out
 def _three_phases(
     cfg: dict[str, Any], data: Path, work: Path, options: DemoOptions, out: TextIO
 ) -> dict[str, Any]:
-    from . import wandb_session
+    from .. import wandb_session
 
     try:
         from ultralytics import YOLO  # type: ignore[attr-defined]
@@ -222,31 +222,12 @@ def _offline_report(outcome: Mapping[str, Any], elapsed: float, out: TextIO) -> 
     return 0 if same else 1
 
 
-_PHASE_NAMES = {"pre": "pre-training", "training": "training", "post": "post-training"}
-
-
-def _phase_at(started: float | None, ended: float | None, markers: Mapping[str, float]) -> str:
-    """Which phase(s) a writer session served, from the phase start markers inside its window."""
-    if started is None:
-        return "?"
-    end = ended if ended is not None else float("inf")
-    starts = sorted((v, k[: -len("_start")]) for k, v in markers.items() if k.endswith("_start"))
-    inside = [p for t, p in starts if started <= t <= end]
-    if "pre" in inside and any(p.startswith("post") for p in inside):
-        return "all phases (in-process fast path: one writer throughout)"
-    if inside:
-        return _PHASE_NAMES.get(inside[0].split("_")[0], inside[0])
-    before = [p for t, p in starts if t <= started]
-    return _PHASE_NAMES.get(before[-1].split("_")[0], before[-1]) if before else "?"
-
-
 def _clock(t: float | None) -> str:
     return datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3] if t is not None else "?"
 
 
 def _print_report(report: Report, outcome: Mapping[str, Any], elapsed: float, out: TextIO) -> None:
     ev = report.evidence
-    markers = ev.markers
     _say(out, "\n" + "=" * 30 + " verification report " + "=" * 30)
     _say(out, f"source        : {ev.source}")
     if ev.runs_on_backend is not None:
@@ -254,8 +235,6 @@ def _print_report(report: Report, outcome: Mapping[str, Any], elapsed: float, ou
     _say(out, f"run           : {ev.path}")
     _say(out, f"url           : {ev.url or outcome.get('url') or '-'}")
     _say(out, "phases        :")
-    from .verify import epochs_logged
-
     keys = ev.user_config_keys
     secret = (
         ev.config.get("config", {}).get("wandb", {}).get("api_key")
@@ -268,11 +247,8 @@ def _print_report(report: Report, outcome: Mapping[str, Any], elapsed: float, ou
         f"                 artifacts {[a.name for a in report.phases['pre']]}; "
         f"job metadata {'yes' if 'job' in ev.config else 'no'}",
     )
-    epochs = epochs_logged(ev.history)
-    _say(
-        out,
-        f"  training     : epochs logged {epochs}; artifacts {[a.name for a in report.phases['training']]}",
-    )
+    epochs, training = list(report.view.epochs), [a.name for a in report.phases["training"]]
+    _say(out, f"  training     : epochs logged {epochs}; artifacts {training}")
     _say(out, f"  post-training: artifacts {[a.name for a in report.phases['post']]}")
     if report.phases["unknown"]:
         _say(out, f"  (phase unknown: {[a.name for a in report.phases['unknown']]})")
@@ -283,7 +259,7 @@ def _print_report(report: Report, outcome: Mapping[str, Any], elapsed: float, ou
             _say(
                 out,
                 f"  #{s.index}  {_clock(s.started)} -> {_clock(s.ended)}  {how:<17} "
-                f"exit {s.exit_code}  {_phase_at(s.started, s.ended, markers)}"
+                f"exit {s.exit_code}  {report.view.label_window(s.started, s.ended)}"
                 + ("  OVERLAPPING" if s.overlapping else ""),
             )
     _say(out, "checks:")
