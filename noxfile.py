@@ -22,6 +22,7 @@ WANDB_RELEASES = ["0.19.11", "0.31.0"]
 @nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
     session.run("ruff", "check", "wandb_ddp_bridge", "tests", "examples", "benchmarks", "noxfile.py")
+    session.run("lint-imports")  # the layer contracts in pyproject.toml [tool.importlinter]
 
 
 @nox.session(venv_backend="none")

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from ..errors import ConfigError
+from .logged import log_built as _log
+from .logged import new_artifact as _new_artifact
 from .redact import redact
 
 if TYPE_CHECKING:
@@ -168,27 +170,3 @@ def _ignored(rel: Path, patterns: Sequence[str]) -> bool:
 
 def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in name) or "config"
-
-
-def _new_artifact(
-    name: str, type: str, *, metadata: Mapping[str, Any] | None = None, description: str | None = None
-) -> Artifact:
-    import wandb
-
-    try:
-        return wandb.Artifact(
-            name,
-            type=type,
-            description=description,
-            metadata=redact(dict(metadata)) if metadata else None,
-        )
-    except ValueError as exc:
-        raise ValueError(f"invalid artifact name or type ({name!r}, {type!r}): {exc}") from None
-
-
-def _log(run: Run, art: Artifact, *, aliases: Sequence[str] | None, wait: bool) -> Artifact:
-    logged = run.log_artifact(art, aliases=list(aliases) if aliases else None)
-    log.debug("logged artifact %s (type %s) to run %s", art.name, art.type, getattr(run, "id", "?"))
-    if wait:
-        logged.wait()
-    return logged

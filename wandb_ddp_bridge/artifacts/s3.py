@@ -113,7 +113,8 @@ def log_s3_reference(
     and the entries carry etag and size; a missing object raises :class:`S3ObjectNotFoundError`."""
     parsed = parse_s3_uri(uri)
     require_boto3()
-    from .files import _log, _new_artifact
+    from .logged import log_built as _log
+    from .logged import new_artifact as _new_artifact
 
     art = _new_artifact(name, type)
     if checksum:
