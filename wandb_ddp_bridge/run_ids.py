@@ -5,7 +5,7 @@ running, so a requeued or restarted job gets the same id without user code. Sour
 
 | source | variables | stays the same when |
 |---|---|---|
-| the variable you name (``job_identity_env``) | e.g. ``JOB_NAME`` set from a Kubernetes Job / PyTorchJob name | you keep the name |
+| ``job_identity_env`` names it | e.g. ``JOB_NAME``, set from a Kubernetes Job / PyTorchJob name | the name stays |
 | Slurm array task | ``SLURM_ARRAY_JOB_ID`` + ``SLURM_ARRAY_TASK_ID`` | the task is requeued |
 | Slurm job | ``SLURM_JOB_ID`` | the job is requeued (``--requeue``, preemption) |
 | TorchElastic | ``TORCHELASTIC_RUN_ID`` (torchrun's ``--rdzv-id``) | restarts of the same rendezvous |
