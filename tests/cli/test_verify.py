@@ -194,7 +194,7 @@ def test_a_post_phase_with_nothing_logged_in_it_passes() -> None:
     )  # fmt: skip
     report = check_run(_evidence(summary=summary), Expectations(epochs=1))
     post = next(c for c in report.checks if c.name == "post phase")
-    assert post.ok is True and "resumed after training; nothing logged there" in post.detail
+    assert post.ok is True and "post-training phase recorded; nothing logged there" in post.detail
     assert report.passed, report.table()
     assert [s.label for s in report.view.stages] == ["pre-training", "training", "post-training"]
 

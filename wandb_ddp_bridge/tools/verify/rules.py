@@ -105,7 +105,7 @@ def _post_phase(view: RunView) -> Verdict:
     arts = view.phases["post"]
     if view.spans("post"):
         logged = f"artifacts {_names(arts)}" if arts else "nothing logged there (fine)"
-        return True, f"resumed after training; {logged}"
+        return True, f"post-training phase recorded; {logged}"
     if arts:
         return True, f"artifacts {_names(arts)}"
     return True, "not resumed after training (optional)"
