@@ -3,6 +3,9 @@
 Call it in any child training process (Ultralytics' DDP worker, a torchrun script, a custom loop). On global
 rank 0 it resumes the handed-off run with ``resume="must"`` (never a second run); on every other rank it
 returns ``None`` and touches nothing. ``detach()`` finishes what ``attach()`` opened, exactly once.
+
+While attached, explicit ``step`` values logged into the run are rebased onto its step counter (see
+:mod:`.steps`), so a training that logs ``step=epoch+1`` never loses rows to what was logged before it.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from . import _log, _wandb
+from . import _log, _wandb, steps
 from .config import BridgeConfig
 from .env import HANDOFF_ENV_VAR, HandoffDescriptor, read_descriptor
 from .errors import AttachError
@@ -45,6 +48,7 @@ def attach() -> Run | None:
                 f"attach(): this process already has W&B run {current.id!r} open, but the handed-off run is "
                 f"{descriptor.run_id!r}. Finish the other run first; one process logs to one run."
             )
+        steps.install(current)
         return current  # already attached, or the in-process fast path: the session's own run
     if descriptor.parent_holds_run:
         raise AttachError(
@@ -53,12 +57,15 @@ def attach() -> Run | None:
             "`session.handoff()` without a model when training runs in child processes."
         )
     _attached = _resume(descriptor)
+    steps.install(_attached)
     return _attached
 
 
 def detach(*, exit_code: int = 0) -> None:
-    """Finish the attachment made by :func:`attach` (no-op if there is none or it already ended)."""
+    """Stop rebasing steps; finish the attachment made by :func:`attach` (no-op if there is none or it already
+    ended, e.g. the fast path's run, which the session keeps)."""
     global _attached
+    steps.uninstall()
     run, _attached = _attached, None
     if run is None:
         return

@@ -55,9 +55,9 @@ ACTIONS = ("enter", "handoff", "return", "exit")
 
 #: Phases in which the session holds a live run in this process (on the main rank).
 RUN_PHASES = frozenset({Phase.PRE, Phase.POST})
-#: Where ``log()`` writes in each phase that allows it: before training a history row would advance the step
-#: counter and make releases that log with explicit steps drop their per-epoch rows (docs/design.md).
-LOG_TARGET: dict[Phase, str] = {Phase.PRE: "summary", Phase.POST: "history"}
+#: Where ``log()`` writes in each phase that allows it: history rows, like ``run.log()``. Training rows logged
+#: with explicit steps after PRE rows are rebased by the attachment (``steps``), so none is dropped.
+LOG_TARGET: dict[Phase, str] = {Phase.PRE: "history", Phase.POST: "history"}
 
 METHOD_PHASES: dict[str, frozenset[Phase]] = {
     name: RUN_PHASES

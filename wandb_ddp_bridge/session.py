@@ -234,8 +234,10 @@ class Session:
         return self._run
 
     def log(self, data: Mapping[str, Any]) -> None:
-        """Log metrics. In PRE they go to the summary (see docs: a history row there would advance the
-        step counter and make older Ultralytics releases drop their per-epoch rows); in POST to history."""
+        """Log metrics as one history row, like ``run.log()``, in PRE and POST (``phases.LOG_TARGET``).
+
+        Training's rows follow the PRE rows and the POST rows follow training's, even where training logs
+        explicit steps (``step=epoch+1``): the attachment rebases them (docs/how-it-works.md)."""
         run = self._checked("log")
         if run is None:
             return

@@ -1,11 +1,12 @@
-"""Test rig for the Ultralytics integration: a synthetic dataset and a CPU stand-in for multi-GPU DDP.
+"""Test rig for the Ultralytics integration: synthetic datasets per task and a CPU stand-in for multi-GPU DDP.
 
 Importable by module name (``ul_rig``) from this directory, so Ultralytics' DDP workers can rebuild the rig's
 trainer the way they rebuild any user trainer: old releases do ``from <module> import <Class>``, new ones
 unpickle the class by reference. The worker environment must therefore carry this directory on PYTHONPATH.
 
-:class:`CPUDDPDetectionTrainer` makes Ultralytics' own ``generate_ddp_command`` -> ``torch.distributed.run``
--> two gloo worker processes happen on a machine without GPUs, staying faithful to a real GPU launcher:
+The CPU DDP trainers (:data:`CPU_DDP_TRAINERS`, one per task) make Ultralytics' own ``generate_ddp_command``
+-> ``torch.distributed.run`` -> two gloo worker processes happen on a machine without GPUs, staying faithful
+to a real GPU launcher:
 
 * launcher: a CPU device makes ``world_size`` 0, so the base ``__init__`` would add the integration callbacks
   and run ``on_pretrain_routine_start`` there. A GPU launcher (``ddp=True``) does neither, so the rig runs no
@@ -27,16 +28,30 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ultralytics.models.yolo.classify import ClassificationTrainer
 from ultralytics.models.yolo.detect import DetectionTrainer
+from ultralytics.models.yolo.obb import OBBTrainer
+from ultralytics.models.yolo.pose import PoseTrainer
+from ultralytics.models.yolo.segment import SegmentationTrainer
 
 WORLD_SIZE = 2
+#: The model of each task the tests train (built from its yaml: nothing downloaded).
+MODELS = {
+    "detect": "yolov8n.yaml",
+    "segment": "yolov8n-seg.yaml",
+    "pose": "yolov8n-pose.yaml",
+    "obb": "yolov8n-obb.yaml",
+    "classify": "yolov8n-cls.yaml",
+}
+TASKS = tuple(MODELS)
 
 
-def make_dataset(root: Path, *, images: int = 8, size: int = 64) -> Path:
-    """Random RGB images with one box each (YOLO txt labels); returns the data yaml (the package's generator)."""
-    from wandb_ddp_bridge.tools.datasets import make_detection_dataset
+def make_dataset(root: Path, *, images: int = 8, size: int = 64, task: str = "detect") -> Path:
+    """Random RGB images with one box each, labelled for ``task``; returns the ``data`` argument (the
+    package's generators)."""
+    from wandb_ddp_bridge.tools.datasets import make_task_dataset
 
-    return make_detection_dataset(root, images=images, size=size)
+    return make_task_dataset(root, task, images=images, size=size)
 
 
 def train_kwargs(data: Path, project: Path, **extra: Any) -> dict[str, Any]:
@@ -103,8 +118,11 @@ def _old_style() -> bool:
     return "world_size" in inspect.signature(BaseTrainer._do_train).parameters
 
 
-class CPUDDPDetectionTrainer(DetectionTrainer):  # type: ignore[misc]
-    """DetectionTrainer whose ``device="cpu"`` training runs as 2 gloo ranks through Ultralytics' launcher."""
+class _CPUDDP:
+    """Mixed in front of a task trainer: its ``device="cpu"`` training runs as 2 gloo ranks through
+    Ultralytics' launcher."""
+
+    callbacks: dict[str, list[Any]]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         launcher = not _in_worker()
@@ -160,3 +178,33 @@ class CPUDDPDetectionTrainer(DetectionTrainer):  # type: ignore[misc]
                 ddp_cleanup(self, str(file))
             return None
         return self._do_train(int(os.environ["WORLD_SIZE"]))
+
+
+class CPUDDPDetectionTrainer(_CPUDDP, DetectionTrainer):  # type: ignore[misc]
+    pass
+
+
+class CPUDDPSegmentationTrainer(_CPUDDP, SegmentationTrainer):  # type: ignore[misc]
+    pass
+
+
+class CPUDDPPoseTrainer(_CPUDDP, PoseTrainer):  # type: ignore[misc]
+    pass
+
+
+class CPUDDPOBBTrainer(_CPUDDP, OBBTrainer):  # type: ignore[misc]
+    pass
+
+
+class CPUDDPClassificationTrainer(_CPUDDP, ClassificationTrainer):  # type: ignore[misc]
+    pass
+
+
+#: The CPU DDP trainer of each task (module-level classes: the DDP workers import them by name).
+CPU_DDP_TRAINERS: dict[str, type] = {
+    "detect": CPUDDPDetectionTrainer,
+    "segment": CPUDDPSegmentationTrainer,
+    "pose": CPUDDPPoseTrainer,
+    "obb": CPUDDPOBBTrainer,
+    "classify": CPUDDPClassificationTrainer,
+}

@@ -1,9 +1,9 @@
 """The end-to-end scenario the Ultralytics tests check: PRE -> Ultralytics training -> POST in one session.
 
-Run in the pytest process (``run_scenario``) or as a script in a clean subprocess (``python ul_scenario.py
-'<json options>'``): Ultralytics disables its own W&B callback whenever pytest is imported or
-``PYTEST_CURRENT_TEST`` is set, so the native-callback case must run outside pytest. The script prints one
-JSON line ``RESULT {...}``.
+Run in the pytest process (``run_scenario``) or as a script in a clean subprocess
+(``python ul_scenario.py '<json options>'``; with ``"tasks": [...]`` one scenario per task): Ultralytics
+disables its own W&B callback whenever pytest is imported or ``PYTEST_CURRENT_TEST`` is set, so the
+native-callback case must run outside pytest. The script prints one JSON line ``RESULT {...}``.
 
 The caller sets ``YOLO_CONFIG_DIR`` and ``YOLO_OFFLINE`` before Ultralytics is imported.
 """
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+PRE_ROWS = 3
 
 
 def run_scenario(
@@ -33,8 +34,13 @@ def run_scenario(
     plain_train: bool = False,
     fast_path: str = "auto",
     plots: bool = False,
+    task: str = "detect",
+    fail_wandb: tuple[str, ...] | list[str] = (),
+    **train_extra: Any,
 ) -> dict[str, Any]:
-    """PRE: config, summary and a dataset artifact; training (2 epochs); POST: a metric and an artifact."""
+    """PRE: config, 3 history rows and a dataset artifact; training (2 epochs of ``task``); POST: a metric
+    and an artifact. ``fail_wandb`` names events at which a W&B logging callback raises (injected into the
+    native callback when ``native``, else into the bridge's logger)."""
     import ul_rig
     from ultralytics import YOLO
     from ultralytics.utils import SETTINGS
@@ -42,11 +48,14 @@ def run_scenario(
     from wandb_ddp_bridge import wandb_session
 
     SETTINGS.update({"wandb": native, "sync": False})
-    data = ul_rig.make_dataset(workdir / "dataset")
+    if fail_wandb:
+        inject_wandb_failures(tuple(fail_wandb), native=native)
+    data = ul_rig.make_dataset(workdir / "dataset", task=task)
     # BRIDGE_TEST_DEVICE=0 runs the same scenario on the first GPU (the CUDA check of docs/compatibility.md)
     extra: dict[str, Any] = {"device": os.environ.get("BRIDGE_TEST_DEVICE", "cpu"), "plots": plots}
+    extra.update(train_extra)
     if ddp:
-        extra["trainer"] = ul_rig.CPUDDPDetectionTrainer
+        extra["trainer"] = ul_rig.CPU_DDP_TRAINERS[task]
         # Releases before 8.4.140 import the trainer in the worker by module name.
         os.environ["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p
@@ -63,11 +72,12 @@ def run_scenario(
         dir=str(workdir),
         fast_path=fast_path,
     ) as session:
-        session.save_config({"model": "yolov8n.yaml", "epochs": kwargs["epochs"], "imgsz": kwargs["imgsz"]})
-        session.log({"pre/images": 8})
+        session.save_config({"model": ul_rig.MODELS[task], "epochs": kwargs["epochs"], "imgsz": kwargs["imgsz"]})
+        for shard in range(PRE_ROWS):  # PRE history rows, like run.log(): training's rows must follow them
+            session.log({"pre/images": 8, "pre/shard": shard})
         session.save_artifacts([data], name="dataset", type="dataset")
         pre_id = session.id
-        model = YOLO("yolov8n.yaml")
+        model = YOLO(ul_rig.MODELS[task])
         train_started = time.perf_counter()
         with session.handoff(model) as handoff:
             if plain_train:
@@ -90,13 +100,44 @@ def run_scenario(
     }
 
 
+def inject_wandb_failures(events: tuple[str, ...], *, native: bool) -> None:
+    """Make a W&B logging callback raise at ``events`` (after doing its work), in this process."""
+    if native:
+        from ultralytics.utils.callbacks import wb
+
+        for event in events:
+            wb.callbacks[event] = _failing(wb.callbacks[event], event, module=wb.__name__)
+        return
+    from wandb_ddp_bridge.integrations.ultralytics import runlog
+
+    methods = {"on_fit_epoch_end": "fit_epoch_end", "on_train_end": "train_end"}
+    for event in events:
+        setattr(runlog.EpochLogger, methods[event], _failing(getattr(runlog.EpochLogger, methods[event]), event))
+
+
+def _failing(original: Any, event: str, *, module: str | None = None) -> Any:
+    def failing(*args: Any) -> None:
+        original(*args)
+        raise RuntimeError(f"injected W&B logging failure at {event}")
+
+    failing.__module__ = module or failing.__module__  # a native callback is known by its module
+    return failing
+
+
 def main() -> None:
-    # A hang must not be silent: dump every thread's stack and exit well before the test's timeout.
-    faulthandler.dump_traceback_later(200, exit=True)
     options = json.loads(sys.argv[1])
     workdir = Path(options.pop("workdir"))
+    tasks = options.pop("tasks", None)
+    # A hang must not be silent: dump every thread's stack and exit well before the test's timeout.
+    faulthandler.dump_traceback_later(options.pop("hang_after", 200), exit=True)
     sys.path.insert(0, str(HERE))
-    result = run_scenario(workdir, **options)
+    if tasks is None:
+        result = run_scenario(workdir, **options)
+    else:  # one scenario per task, one after the other in this process, each in its own project
+        project = options.pop("project")
+        result = {
+            task: run_scenario(workdir / task, project=f"{project}-{task}", task=task, **options) for task in tasks
+        }
     print("RESULT " + json.dumps(result), flush=True)
 
 

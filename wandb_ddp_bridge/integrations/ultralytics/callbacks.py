@@ -1,9 +1,11 @@
 """The bridge's callbacks on a trainer: one table, the global-rank-0 check applied once.
 
 They attach to the handed-off run before the native W&B callback starts (so it sees ``wandb.run`` and creates
-nothing), let :mod:`.runlog` log the epochs when the native callback is not active, and detach last. Ultralytics
-runs callbacks on every rank and the same trainer class runs on every DDP rank, so whether this process is
-global rank 0 is decided when a callback runs, by :class:`RankZeroCallback`, never when it was registered.
+nothing), let :mod:`.runlog` log the training when the native callback is not active, and detach last.
+Ultralytics runs callbacks on every rank and the same trainer class runs on every DDP rank, so whether this
+process is global rank 0 is decided when a callback runs, by :class:`RankZeroCallback`, never when it was
+registered. W&B logging, ours and the native callback's, is contained (:mod:`.containment`): it may fail,
+the training goes on.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from ... import _log
 from ...attach import attach, detach
 from ...ranks import detect_world, is_main_process
 from ...signals import SignalGuard
+from .containment import contain, contained, is_native
 from .runlog import EpochLogger
 
 __all__ = ["EVENTS", "RankZeroCallback", "close_attachment", "install", "native_wandb_active"]
 
-_NATIVE_WANDB_MODULE = "ultralytics.utils.callbacks.wb"
 _STATE_ATTR = "_wandb_ddp_bridge_state"
+_LOGGER = "the bridge's Ultralytics logger"
 
 
 @dataclass
@@ -39,11 +42,7 @@ class _State:
 
 def native_wandb_active(trainer: Any) -> bool:
     """Whether Ultralytics' own W&B callback is registered on this trainer (setting on, not under pytest)."""
-    return any(
-        getattr(callback, "__module__", None) == _NATIVE_WANDB_MODULE
-        for callbacks in trainer.callbacks.values()
-        for callback in callbacks
-    )
+    return any(is_native(callback) for callbacks in trainer.callbacks.values() for callback in callbacks)
 
 
 def _state(trainer: Any) -> _State:
@@ -71,28 +70,32 @@ def _on_pretrain_routine_end(trainer: Any) -> None:
     state.run = attach()  # idempotent; where `native_init_at_pretrain_end` holds, the native run starts here
     state.native = native_wandb_active(trainer)
     _log.debug("ultralytics: native W&B callback %s", "active" if state.native else "off, bridge logs epochs")
-    if not state.native and state.run is not None:
+    if not state.native and state.run is not None and state.log is None:
         state.log = EpochLogger(state.run)
-        state.log.start(trainer)
+        with contained(_LOGGER, "on_pretrain_routine_end"):
+            state.log.start(trainer)
 
 
 def _on_train_epoch_end(trainer: Any) -> None:
     log = _state(trainer).log
     if log is not None:
-        log.train_epoch_end(trainer)
+        with contained(_LOGGER, "on_train_epoch_end"):
+            log.train_epoch_end(trainer)
 
 
 def _on_fit_epoch_end(trainer: Any) -> None:
     log = _state(trainer).log
     if log is not None:
-        log.fit_epoch_end(trainer)
+        with contained(_LOGGER, "on_fit_epoch_end"):
+            log.fit_epoch_end(trainer)
 
 
 def _on_train_end(trainer: Any) -> None:
     state = _state(trainer)
     state.completed = True
     if state.log is not None:
-        state.log.train_end(trainer)
+        with contained(_LOGGER, "on_train_end"):
+            state.log.train_end(trainer)
 
 
 def _on_teardown(trainer: Any) -> None:
@@ -146,10 +149,11 @@ class RankZeroCallback:
 
 
 def install(trainer: Any) -> None:
-    """Put the bridge callbacks in place on a private copy (the lists may be shared with the model)."""
+    """Put the bridge callbacks in place on a private copy (the lists may be shared with the model), and
+    contain the native W&B callbacks."""
     callbacks: defaultdict[str, list[Callable[[Any], None]]] = defaultdict(list)
     for event, registered in trainer.callbacks.items():
-        callbacks[event] = [cb for cb in registered if not isinstance(cb, RankZeroCallback)]
+        callbacks[event] = [contain(event, cb) for cb in registered if not isinstance(cb, RankZeroCallback)]
     for event, (_, position) in _TABLE.items():
         ours = RankZeroCallback(event)
         if position == "first":

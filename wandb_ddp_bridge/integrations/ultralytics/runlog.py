@@ -1,9 +1,16 @@
 """What the run receives from a training when Ultralytics' own W&B callback is off: the bridge's logger.
 
-One row per epoch (training losses and learning rates from ``on_train_epoch_end`` merged with the validation
-metrics of ``on_fit_epoch_end``) plotted against an ``epoch`` step metric, the trainer's arguments under
-``config["ultralytics"]``, the final validation of ``best.pt`` in the summary (``best/*``), and ``best.pt`` as
-a ``model`` artifact. Runs on global rank 0 only (the callbacks make sure of it).
+What the native callback of every release logs, built from trainer state (docs/run-contents.md):
+
+- one history row per epoch: training losses and learning rates (``on_train_epoch_end``) merged with the
+  validation metrics (``on_fit_epoch_end``), plotted against an ``epoch`` step metric; the first row also
+  carries the model info, and every row the plots Ultralytics registered since the previous one;
+- at train end one row with the plots of the final validation and ``results``, and the ``curves/*`` tables;
+  ``best.pt`` as a ``model`` artifact; the final validation of ``best.pt`` in the summary (``best/*``);
+- the trainer's arguments under ``config["ultralytics"]``.
+
+Runs on global rank 0 only (the callbacks make sure of it). Each part is contained (:mod:`.containment`):
+a failing image or table costs that panel, never the epoch's scalars, and never the training.
 """
 
 from __future__ import annotations
@@ -13,12 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from ...artifacts.redact import plain
+from . import panels
+from .containment import contained
 
 __all__ = ["EPOCH_METRICS", "EpochLogger"]
 
 #: Per-epoch metric families, plotted against ``epoch`` (what the native callback does where the release has
 #: the `native_epoch_step_metric` fact).
 EPOCH_METRICS = ("train/*", "lr/*", "metrics/*", "val/*")
+_WHO = "the bridge's Ultralytics logger"
 
 
 @dataclass
@@ -28,6 +38,7 @@ class EpochLogger:
     run: Any
     pending: dict[str, float] | None = None
     logged_epochs: list[int] = field(default_factory=list)
+    images: panels.PlotImages = field(default_factory=panels.PlotImages)
 
     def start(self, trainer: Any) -> None:
         """What the native callback would record at the start, namespaced so it never overrides the user's
@@ -49,14 +60,31 @@ class EpochLogger:
             self.run.summary.update({f"best/{key}": value for key, value in metrics.items()})
             return
         epoch = int(trainer.epoch) + 1
-        # One row per epoch, no explicit step: the step metric is `epoch`, the history step just advances.
-        self.run.log({**self.pending, **metrics, "epoch": epoch})
+        row: dict[str, Any] = {**self.pending, **metrics, "epoch": epoch}
         self.pending = None
+        if not self.logged_epochs:
+            with contained(f"{_WHO} (model info)", "on_fit_epoch_end"):
+                row.update(panels.model_info(trainer))
+        with contained(f"{_WHO} (plots)", "on_fit_epoch_end"):
+            row.update(self.images.new(trainer))
+        # One row per epoch, no explicit step: the step metric is `epoch`, the history step just advances.
+        self.run.log(row)
         self.logged_epochs.append(epoch)
 
     def train_end(self, trainer: Any) -> None:
+        row: dict[str, Any] = {}
+        with contained(f"{_WHO} (plots)", "on_train_end"):
+            row.update(self.images.new(trainer))
+        with contained(f"{_WHO} (curve tables)", "on_train_end"):
+            row.update(panels.curve_tables(trainer))
+        if row:
+            self.run.log(row)
+        with contained(f"{_WHO} (model artifact)", "on_train_end"):
+            self._log_best(trainer)
+
+    def _log_best(self, trainer: Any) -> None:
         best = Path(trainer.best)
-        if not best.exists():
+        if not getattr(trainer.args, "save", True) or not best.exists():
             return
         import wandb
 

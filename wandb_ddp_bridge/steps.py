@@ -1,0 +1,107 @@
+"""Explicit history steps of a training, rebased onto the run's step counter, so no row is ever dropped.
+
+wandb drops, with only a warning, a row logged with an explicit ``step`` behind the run's step counter
+(wandb#5632). Ultralytics' own W&B callback before 8.4.184 logs its epochs with ``step=epoch+1``, and a
+training child may log with steps of its own: after anything was logged before training (PRE rows), or when
+a second training follows a first, those rows would be lost. While a :class:`StepRebaser` is installed on a
+run, an explicit step ``s`` is logged at ``base + (s - first)``: ``first`` is the first explicit step seen,
+``base`` the run's next step at that moment (its step when training attached, unless rows without a step
+came first). Rows keep their order, rows of one step still merge, and a row for a step already committed
+goes into the run's current row instead of being dropped. Calls without a step pass through unchanged.
+
+The rebaser replaces the run's ``log`` (and ``wandb.log`` while it points at this run) for as long as it is
+installed, the one place the bridge patches the wandb SDK; :func:`uninstall` puts both back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import _log
+
+__all__ = ["StepRebaser", "install", "installed", "uninstall"]
+
+_current: StepRebaser | None = None
+
+
+class StepRebaser:
+    """Maps the explicit steps logged into one run; see the module docstring for the mapping."""
+
+    def __init__(self, run: Any, *, next_step: int) -> None:
+        self.run = run
+        self.next_step = next_step  # the run's step of the next row, tracked the way wandb tracks it
+        self.first: int | None = None
+        self.base: int | None = None
+        self._log: Callable[..., None] = run.log  # the bound method of the run's class
+        self._module_log: Any = None
+
+    def target(self, step: int) -> int:
+        """Where explicit step ``step`` lands (may be behind :attr:`next_step`: then the current row)."""
+        if self.first is None or self.base is None:
+            self.first, self.base = step, self.next_step
+        return self.base + step - self.first
+
+    def log(self, data: Mapping[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+        """``run.log`` with the step rebased (same signature, same commit rules)."""
+        if step is None:
+            self._log(data, commit=commit)
+            if commit is None or commit:
+                self.next_step += 1
+            return
+        target = self.target(int(step))
+        if target < self.next_step:
+            # That step's row was committed already; wandb would drop this. Keep it in the current row
+            # (a step given without commit accumulates; wandb's rule for a call without a step would commit).
+            self._log(data, commit=bool(commit))
+        else:
+            self._log(data, step=target, commit=commit)
+            self.next_step = target
+        if commit:
+            self.next_step += 1
+
+    def _install(self) -> None:
+        import wandb
+
+        self.run.log = self.log
+        if wandb.run is self.run:
+            self._module_log = wandb.log
+            wandb.log = self.log
+
+    def _uninstall(self) -> None:
+        import wandb
+
+        if vars(self.run).get("log") == self.log:
+            del self.run.log
+        if self._module_log is not None and wandb.log == self.log:
+            wandb.log = self._module_log  # after finish() wandb already put its own back
+
+
+def install(run: Any) -> StepRebaser:
+    """Rebase the explicit steps logged into ``run`` from now on; idempotent for the same run."""
+    global _current
+    if _current is not None:
+        if _current.run is run:
+            return _current
+        uninstall()
+    try:
+        start = int(run.step)
+    except Exception:  # a mode without a step counter ("shared"): its own start
+        start = int(getattr(run, "starting_step", 0) or 0)
+    _current = StepRebaser(run, next_step=start)
+    _current._install()
+    _log.debug("rebasing explicit steps of run %s from step %s", getattr(run, "id", "?"), start)
+    return _current
+
+
+def uninstall() -> None:
+    """Remove the rebaser (no-op when none is installed)."""
+    global _current
+    rebaser, _current = _current, None
+    if rebaser is not None:
+        rebaser._uninstall()
+
+
+def installed() -> StepRebaser | None:
+    """The rebaser installed in this process, if any."""
+    return _current
