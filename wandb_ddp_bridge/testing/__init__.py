@@ -11,11 +11,13 @@ from .records import (
     ArtifactRecord,
     FileRecord,
     RequestRecord,
+    RunListing,
     RunRecord,
     ServerEvent,
     SessionRecord,
+    WriterProcess,
 )
-from .server import LocalWandbServer, RemoteFaults, ServerNotRunningError
+from .server import LocalWandbServer, Page, PageRenderer, RemoteFaults, ServerNotRunningError
 
 __all__ = [
     "ArtifactEntry",
@@ -24,10 +26,14 @@ __all__ = [
     "Faults",
     "FileRecord",
     "LocalWandbServer",
+    "Page",
+    "PageRenderer",
     "RemoteFaults",
     "RequestRecord",
+    "RunListing",
     "RunRecord",
     "ServerEvent",
     "ServerNotRunningError",
     "SessionRecord",
+    "WriterProcess",
 ]

@@ -10,10 +10,28 @@ __all__ = [
     "ArtifactRecord",
     "FileRecord",
     "RequestRecord",
+    "RunListing",
     "RunRecord",
     "ServerEvent",
     "SessionRecord",
+    "WriterProcess",
 ]
+
+
+@dataclass(frozen=True)
+class WriterProcess:
+    """The local process that opened a writer session, as the server saw it (Linux ``/proc``).
+
+    ``pid``/``command`` are the program that called ``wandb.init``; ``via`` names the process whose connection
+    the server saw (wandb's ``wandb-core`` service) when it is not the program itself. ``env`` holds only the
+    launcher's rank variables (``RANK``, ``WORLD_SIZE``, ``SLURM_PROCID``...) from that environment.
+    """
+
+    pid: int
+    command: str
+    via: str | None = None
+    via_pid: int | None = None
+    env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -38,6 +56,8 @@ class SessionRecord:
     writer_id: str | None
     client_host: str | None
     overlapping: bool
+    #: the local process that opened it, when the server could tell (``None`` otherwise)
+    process: WriterProcess | None = None
 
     @property
     def open(self) -> bool:
@@ -136,6 +156,26 @@ class RunRecord:
     @property
     def exit_code(self) -> int | None:
         return self.sessions[-1].exit_code if self.sessions else None
+
+
+@dataclass(frozen=True)
+class RunListing:
+    """One line about a run, cheap to list (no history read): what an index of runs shows."""
+
+    entity: str
+    project: str
+    id: str
+    display_name: str | None
+    group: str | None
+    state: str
+    started: float | None  # when its first writer session opened
+    sessions: int
+    created_count: int
+    resumed_count: int
+
+    @property
+    def path(self) -> str:
+        return f"{self.entity}/{self.project}/{self.id}"
 
 
 @dataclass(frozen=True)

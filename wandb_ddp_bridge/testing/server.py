@@ -1,8 +1,14 @@
 """``LocalWandbServer``: a recording W&B backend on loopback for the unmodified wandb SDK.
 
 Endpoints: ``POST /graphql``, ``POST /files/<entity>/<project>/<run>/file_stream``, ``PUT``/``GET``
-``/upload/<key>`` (upload URLs it hands out), ``POST /sdk/otel/...`` (accepted, ignored) and
-``POST /__local__/faults`` (fault control for a spawned server). Everything goes to SQLite.
+``/upload/<key>`` (upload URLs it hands out), ``POST /sdk/otel/...`` (accepted, ignored),
+``POST /__local__/faults`` (fault control for a spawned server) and ``GET /__local__/records/<run path>``
+(what only this server knows about a run: writer sessions, creations, resumes). Everything goes to SQLite.
+The W&B protocol endpoints and ``/__local__/`` require the API key.
+
+Any other ``GET`` is a read-only page (the run page at ``/<entity>/<project>/runs/<id>``, an index at ``/``)
+when a page renderer was given (``pages=``): this package renders nothing itself, because the page is built
+by the tooling that also renders it for other backends (``wandb-ddp-bridge serve`` and ``demo`` inject it).
 """
 
 from __future__ import annotations
@@ -24,8 +30,10 @@ import time
 import traceback
 import urllib.parse
 import urllib.request
+import warnings
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -33,13 +41,37 @@ from typing import Any
 from . import gql
 from .faults import Faults
 from .graphql_ops import OPERATIONS, GraphQLError, OpContext
-from .records import RequestRecord, RunRecord, ServerEvent
+from .procinfo import peer_process
+from .records import RequestRecord, RunListing, RunRecord, ServerEvent, WriterProcess
 from .sessions import SessionTracker
 from .store import HISTORY, SUMMARY, Store
 
-__all__ = ["LocalWandbServer", "RemoteFaults", "ServerNotRunningError"]
+__all__ = ["LocalWandbServer", "Page", "PageRenderer", "RemoteFaults", "ServerNotRunningError"]
 
 _CONTROL_PREFIX = "/__local__/"
+_RECORDS_PREFIX = _CONTROL_PREFIX + "records/"
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+#: Pages are read-only documents: no script runs, nothing is loaded from elsewhere, nothing is framed.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@dataclass(frozen=True)
+class Page:
+    """A rendered read-only page."""
+
+    status: int
+    body: bytes
+    content_type: str = "text/html; charset=utf-8"
+
+
+#: ``renderer(server, path)``: the page at a ``GET`` path (percent-encoded, without the query), or ``None``.
+PageRenderer = Callable[["LocalWandbServer", str], "Page | None"]
 
 
 class ServerNotRunningError(RuntimeError):
@@ -49,20 +81,41 @@ class ServerNotRunningError(RuntimeError):
 class _App:
     """Request handling shared by all connection threads of one running server."""
 
-    def __init__(self, store: Store, *, api_key: str, entity: str, base_url: str, crash_after: float) -> None:
+    def __init__(
+        self, store: Store, *, api_key: str, entity: str, base_url: str, crash_after: float, owner: LocalWandbServer
+    ) -> None:
         self.store = store
         self.api_key = api_key
         self.entity = entity
         self.base_url = base_url
         self.crash_after = crash_after
         self.faults = Faults()
-        self.tracker = SessionTracker(store)
+        self.owner = owner
+        port = owner.port
+        self.tracker = SessionTracker(store, identify=lambda peer: _identify(peer, port))
+
+
+def _identify(peer: str, server_port: int) -> WriterProcess | None:
+    host, _, port = peer.rpartition(":")
+    if host not in ("127.0.0.1", "::1", "::ffff:127.0.0.1") or not port.isdigit():
+        return None  # only a loopback peer runs on this machine, where /proc can name it
+    return peer_process(int(port), server_port)
 
 
 class _Reply:
-    def __init__(self, status: int, body: Any = None, *, raw: bytes | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.status = status
         self.raw = raw if raw is not None else json.dumps(body if body is not None else {}).encode()
+        self.content_type = content_type
+        self.headers = headers or {}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -166,7 +219,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: _Reply) -> None:
         self.send_response(reply.status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", reply.content_type)
+        for name, value in reply.headers.items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(reply.raw)))
         self.end_headers()
         self.wfile.write(reply.raw)
@@ -206,6 +261,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._download(path)
         if kind == "telemetry":
             return _Reply(200, raw=b"")
+        if method == "GET":
+            record["operation"] = "page"
+            return self._page(path)
         self.app.store.add_event("unknown_path", None, {"method": method, "path": self.path})
         return _Reply(404, {"error": f"the local W&B server has no {method} {path}"})
 
@@ -333,11 +391,34 @@ class _Handler(BaseHTTPRequestHandler):
             return _Reply(404, {"error": f"nothing was uploaded to {path}"})
         return _Reply(200, raw=bytes(row["content"] or b""))
 
-    # -- control (spawned servers) ---------------------------------------------------------------
+    # -- pages (read-only, rendered by the injected renderer) -----------------------------------
+
+    def _page(self, path: str) -> _Reply:
+        owner = self.app.owner
+        renderer = owner.pages
+        if renderer is None:
+            text = (
+                "This local W&B server serves the W&B protocol only. Run pages come from "
+                "`wandb-ddp-bridge serve` or `wandb-ddp-bridge demo --serve`.\n"
+            )
+            return _Reply(404, raw=text.encode(), content_type="text/plain; charset=utf-8", headers=PAGE_HEADERS)
+        page = renderer(owner, path)
+        if page is None:
+            text = f"No page at {path}. The index of this server's runs is at /.\n"
+            return _Reply(404, raw=text.encode(), content_type="text/plain; charset=utf-8", headers=PAGE_HEADERS)
+        return _Reply(page.status, raw=page.body, content_type=page.content_type, headers=PAGE_HEADERS)
+
+    # -- control (spawned servers) and records ---------------------------------------------------
 
     def _control(self, path: str, body: bytes) -> _Reply:
         if not self._authorized():
             return self._unauthorized("control")
+        if path.startswith(_RECORDS_PREFIX):
+            run_path = urllib.parse.unquote(path[len(_RECORDS_PREFIX) :])
+            try:
+                return _Reply(200, self.app.owner.records(run_path))
+            except KeyError as exc:
+                return _Reply(404, {"error": str(exc.args[0])})
         if path == _CONTROL_PREFIX + "faults":
             try:
                 self.app.faults.apply_json(json.loads(body or b"{}"))
@@ -487,8 +568,12 @@ class LocalWandbServer:
         api_key: str | None = None,
         *,
         crash_after: float = 120.0,
+        pages: PageRenderer | None = None,
     ) -> None:
         self._owns_dir = data_dir is None
+        #: renders the read-only pages (``None``: the server answers GET pages with a 404 that says where
+        #: pages come from); may be set while running
+        self.pages = pages
         self.data_dir = str(data_dir) if data_dir is not None else ""
         self.host = host
         self.entity = entity
@@ -512,8 +597,19 @@ class LocalWandbServer:
         store = self._open_store()
         httpd = _HTTPServer((self.host, self._port), _Handler)
         self._port = httpd.server_address[1]
+        if self.host not in _LOOPBACK:
+            warnings.warn(
+                f"the local W&B server listens on {self.host}:{self._port}, reachable from other machines: its "
+                "run pages are readable there without a key (the W&B protocol endpoints still require it)",
+                stacklevel=2,
+            )
         app = _App(
-            store, api_key=self.api_key, entity=self.entity, base_url=self.url, crash_after=self.crash_after
+            store,
+            api_key=self.api_key,
+            entity=self.entity,
+            base_url=self.url,
+            crash_after=self.crash_after,
+            owner=self,
         )
         app.faults = self._faults
         httpd.RequestHandlerClass = type("BoundHandler", (_Handler,), {"app": app})
@@ -681,6 +777,11 @@ class LocalWandbServer:
         store = self._open_store()
         return [store.run_record(r, self.crash_after) for r in store.runs_in(entity, project)]
 
+    def listing(self, entity: str | None = None, project: str | None = None) -> list[RunListing]:
+        """One line per run, oldest first, without reading any history (cheap for an index page)."""
+        store = self._open_store()
+        return [store.run_listing(r, self.crash_after) for r in store.runs_in(entity, project)]
+
     def run(self, path: str) -> RunRecord:
         """A run by ``"entity/project/id"``, ``"project/id"`` or bare ``"id"`` (must be unique)."""
         store = self._open_store()
@@ -701,6 +802,47 @@ class LocalWandbServer:
 
     def history(self, path: str) -> list[dict[str, Any]]:
         return self.run(path).history
+
+    def run_file(self, path: str, name: str) -> bytes | None:
+        """The uploaded content of one of a run's files (``media/images/...``), ``None`` when not uploaded."""
+        record = self.run(path)
+        store = self._open_store()
+        run = store.find_run(record.entity, record.project, record.id)
+        row = (
+            store.q1(
+                "SELECT u.content FROM run_files f JOIN uploads u ON u.key=f.upload_key"
+                " WHERE f.run_pk=? AND f.name=? AND u.uploaded IS NOT NULL",
+                (run["pk"], name),
+            )
+            if run is not None
+            else None
+        )
+        return bytes(row["content"] or b"") if row is not None else None
+
+    def records(self, path: str, *, record: RunRecord | None = None) -> dict[str, Any]:
+        """What only this server knows about a run, as JSON (``GET /__local__/records/<path>`` answers it):
+        creations, resumes, writer sessions (with the process behind each) and ``runs_on_backend``, the runs
+        this server saw created while the run was live (itself included: 1 unless a second run appeared).
+        ``record`` saves reading the run again when the caller already has it."""
+        record = record if record is not None else self.run(path)
+        started = [s.started for s in record.sessions]
+        ended = [s.ended if s.ended is not None else s.last_seen for s in record.sessions]
+        if started:
+            first, last = min(started), max(ended)
+            meanwhile = sum(
+                1
+                for r in self.listing()
+                if r.path == record.path or (r.started is not None and first <= r.started <= last)
+            )
+        else:
+            meanwhile = 1
+        return {
+            "path": record.path,
+            "created_count": record.created_count,
+            "resumed_count": record.resumed_count,
+            "runs_on_backend": meanwhile,
+            "sessions": [asdict(s) for s in record.sessions],
+        }
 
     @property
     def requests(self) -> list[RequestRecord]:

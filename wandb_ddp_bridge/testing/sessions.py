@@ -10,8 +10,10 @@ an older session still sends a request after a newer one of the same run started
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
+from .records import WriterProcess
 from .store import Store
 
 __all__ = ["SessionTracker"]
@@ -23,8 +25,10 @@ _INIT_FIELDS = ("host", "program", "jobType", "displayName", "groupName", "notes
 
 
 class SessionTracker:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, identify: Callable[[str], WriterProcess | None] | None = None) -> None:
         self._store = store
+        #: names the local process behind a peer ("ip:port") when a session opens (``procinfo``)
+        self._identify = identify
         # The store's lock, not a second one: UpsertBucket reaches the tracker inside a store transaction.
         self._lock = store.lock
         self._conn: dict[str, int] = {}  # peer "ip:port" -> session pk
@@ -85,6 +89,7 @@ class SessionTracker:
                 user_agent=user_agent,
                 writer_id=writer_id,
                 client_host=client_host,
+                process=self._identify(peer) if self._identify is not None else None,
             )
             self._store.bump_run(run["pk"], "created_count" if created else "resumed_count")
             self._conn[peer] = pk

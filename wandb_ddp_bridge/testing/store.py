@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from typing import Any
 
 from .records import (
@@ -21,9 +22,11 @@ from .records import (
     ArtifactRecord,
     FileRecord,
     RequestRecord,
+    RunListing,
     RunRecord,
     ServerEvent,
     SessionRecord,
+    WriterProcess,
 )
 
 __all__ = ["EVENTS", "HISTORY", "OUTPUT", "SUMMARY", "Store", "gid"]
@@ -44,7 +47,7 @@ CREATE TABLE IF NOT EXISTS sessions(
   pk INTEGER PRIMARY KEY, run_pk INTEGER NOT NULL, idx INTEGER NOT NULL, started REAL, last_seen REAL,
   ended REAL, resume_mode TEXT, created INTEGER, exit_code INTEGER, complete INTEGER NOT NULL DEFAULT 0,
   preempting INTEGER NOT NULL DEFAULT 0, user_agent TEXT, writer_id TEXT, client_host TEXT,
-  overlapping INTEGER NOT NULL DEFAULT 0);
+  overlapping INTEGER NOT NULL DEFAULT 0, process TEXT);
 CREATE TABLE IF NOT EXISTS lines(
   run_pk INTEGER NOT NULL, file TEXT NOT NULL, line_no INTEGER NOT NULL, content TEXT, step INTEGER,
   session_pk INTEGER, PRIMARY KEY(run_pk, file, line_no));
@@ -122,6 +125,13 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Records written by an older server (a kept ``--data-dir``) lack the newer columns."""
+        have = {row["name"] for row in self._db.execute("PRAGMA table_info(sessions)")}
+        if "process" not in have:
+            self._db.execute("ALTER TABLE sessions ADD COLUMN process TEXT")
 
     def close(self) -> None:
         with self.lock:
@@ -307,6 +317,7 @@ class Store:
         user_agent: str,
         writer_id: str | None,
         client_host: str | None,
+        process: WriterProcess | None = None,
     ) -> int:
         with self.tx() as db:
             row = db.execute(
@@ -314,8 +325,19 @@ class Store:
             ).fetchone()
             cur = db.execute(
                 "INSERT INTO sessions(run_pk, idx, started, last_seen, resume_mode, created, user_agent,"
-                " writer_id, client_host) VALUES (?,?,?,?,?,?,?,?,?)",
-                (run_pk, row[0], now, now, resume_mode, int(created), user_agent, writer_id, client_host),
+                " writer_id, client_host, process) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    run_pk,
+                    row[0],
+                    now,
+                    now,
+                    resume_mode,
+                    int(created),
+                    user_agent,
+                    writer_id,
+                    client_host,
+                    json.dumps(asdict(process)) if process is not None else None,
+                ),
             )
             assert cur.lastrowid is not None
             return cur.lastrowid
@@ -500,6 +522,21 @@ class Store:
 
     # -- whole-run records -------------------------------------------------------------------------
 
+    def run_listing(self, run: sqlite3.Row, crash_after: float) -> RunListing:
+        sessions = self.sessions_of(run["pk"])
+        return RunListing(
+            entity=run["entity"],
+            project=run["project"],
+            id=run["run_id"],
+            display_name=run["display_name"],
+            group=run["group_name"],
+            state=run_state(sessions, crash_after),
+            started=sessions[0]["started"] if sessions else run["created_at"],
+            sessions=len(sessions),
+            created_count=run["created_count"],
+            resumed_count=run["resumed_count"],
+        )
+
     def run_record(self, run: sqlite3.Row, crash_after: float) -> RunRecord:
         pk = run["pk"]
         sessions = [_session_record(s) for s in self.sessions_of(pk)]
@@ -561,6 +598,21 @@ def _session_record(s: sqlite3.Row) -> SessionRecord:
         writer_id=s["writer_id"],
         client_host=s["client_host"],
         overlapping=bool(s["overlapping"]),
+        process=_writer_process(s["process"]),
+    )
+
+
+def _writer_process(text: str | None) -> WriterProcess | None:
+    raw = loads_or(text, None)
+    if not isinstance(raw, dict) or not isinstance(raw.get("pid"), int):
+        return None
+    env = raw.get("env")
+    return WriterProcess(
+        pid=raw["pid"],
+        command=str(raw.get("command") or ""),
+        via=raw.get("via"),
+        via_pid=raw.get("via_pid"),
+        env={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
     )
 
 

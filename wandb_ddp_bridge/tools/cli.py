@@ -47,6 +47,12 @@ def main() -> None:
     "shows every writer; 'auto' keeps it open for in-process training.",
 )
 @click.option("--keep", is_flag=True, help="Keep the temporary dataset, weights and server records.")
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Keep the local server up after the report so the run page can be opened (Ctrl-C ends it).",
+)
+@click.option("--plots", is_flag=True, help="Let Ultralytics draw its plots (the run page shows them; slower).")
 def demo(
     devices: str,
     backend: str,
@@ -56,10 +62,18 @@ def demo(
     entity: str | None,
     fast_path: str,
     keep: bool,
+    serve: bool,
+    plots: bool,
 ) -> None:
     """Run the whole three-phase flow with real YOLO training and print a verification report."""
     from .demo import DemoOptions, run_demo
 
+    if serve and (backend != "local" or mode != "online"):
+        raise click.BadParameter(
+            "--serve keeps the embedded local server up: it needs --backend local --mode online "
+            "(with --backend wandb, open the run's W&B URL; or `verify RUN --html FILE` for a page)",
+            param_hint="--serve",
+        )
     options = DemoOptions(
         devices=devices,
         backend=backend,  # type: ignore[arg-type]  # click.Choice guarantees the literal
@@ -69,6 +83,8 @@ def demo(
         entity=entity,
         fast_path=fast_path,  # type: ignore[arg-type]
         keep=keep,
+        serve=serve,
+        plots=plots,
     )
     sys.exit(run_demo(options))
 
@@ -96,12 +112,21 @@ def demo(
     metavar="NAME",
     help="An artifact the run must have logged (repeatable).",
 )
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    metavar="FILE",
+    help="Also write the run page to FILE: one self-contained HTML file (no network needed to view it).",
+)
 def verify(
     run_path: str,
     base_url: str | None,
     api_key: str | None,
     expect_epochs: int | None,
     expect_artifacts: tuple[str, ...],
+    html_path: str | None,
 ) -> None:
     """Check through wandb.Api that one run holds all three phases; exit 0 (pass) or 1 (fail)."""
     from .verify import Expectations, parse_run_path, verify_run
@@ -116,9 +141,17 @@ def verify(
         base_url=base,
         api_key=api_key,
         expect=Expectations(epochs=expect_epochs, artifacts=expect_artifacts),
+        media_data=html_path is not None,
     )
     click.echo(f"run {report.evidence.path} on {report.evidence.source}")
     click.echo(report.table())
+    if html_path is not None:
+        from pathlib import Path
+
+        from .report import render_page
+
+        Path(html_path).write_text(render_page(report), encoding="utf-8")
+        click.echo(f"run page written to {html_path}")
     sys.exit(0 if report.passed else 1)
 
 
@@ -136,12 +169,17 @@ def doctor(no_network: bool, timeout: float) -> None:
 
 @main.command()
 @click.option("--port", type=int, default=0, show_default=True, help="TCP port (0: a free one).")
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on. Anything but loopback makes the run pages readable from other machines.",
+)
 @click.option(
     "--data-dir",
-    required=True,
+    default=None,
     type=click.Path(file_okay=False),
-    help="Where the SQLite records live (kept across restarts).",
+    help="Where the SQLite records live, kept across restarts (default: a temporary folder, removed at exit).",
 )
 @click.option(
     "--api-key",
@@ -149,22 +187,30 @@ def doctor(no_network: bool, timeout: float) -> None:
     envvar="WANDB_LOCAL_SERVER_API_KEY",
     help="The API key clients must use (default: a new one, printed).",
 )
-def serve(port: int, host: str, data_dir: str, api_key: str | None) -> None:
-    """Run the local W&B-protocol recording server in the foreground (Ctrl-C stops it)."""
-    import threading
+def serve(port: int, host: str, data_dir: str | None, api_key: str | None) -> None:
+    """Run the local W&B server in the foreground, with a page per run (Ctrl-C stops it)."""
+    import warnings
 
     from ..testing import LocalWandbServer
+    from .report import server_pages
+    from .serving import wait_until_stopped
 
-    server = LocalWandbServer(data_dir, port, host, api_key=api_key).start()
+    server = LocalWandbServer(data_dir, port, host, api_key=api_key, pages=server_pages)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        server.start()
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
     env: dict[str, Any] = server.env()
     click.echo(f"listening on {server.url}")
+    click.echo(f"run pages: {server.url}/ (every run; each at {server.url}/<entity>/<project>/runs/<id>)")
     click.echo("point a wandb client at it with:")
     for name in ("WANDB_BASE_URL", "WANDB_API_KEY", "WANDB_MODE"):
         click.echo(f"  export {name}={env[name]}")
+    if data_dir is None:
+        click.echo(f"records in {server.data_dir} (removed at exit; --data-dir keeps them)")
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        wait_until_stopped()
     finally:
         server.stop()
         click.echo("stopped")

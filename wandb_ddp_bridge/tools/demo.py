@@ -4,7 +4,8 @@ By default everything is local: the recording W&B server runs in a thread, a syn
 in a temporary directory, and real Ultralytics training (``yolov8n.yaml``, 64 px, CPU) runs between a
 pre-training phase (redacted config, job metadata) and a post-training phase (model and S3 reference
 artifacts). The verification report is built by :mod:`wandb_ddp_bridge.tools.verify`, the same checks as
-``wandb-ddp-bridge verify``.
+``wandb-ddp-bridge verify``, and the local server serves the run page (:mod:`wandb_ddp_bridge.tools.report`)
+at the run's URL; ``serve=True`` keeps it up after the report until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ class DemoOptions:
     fast_path: Literal["never", "auto"] = "never"
     images: int = 8
     keep: bool = False
+    #: keep the local server (and its run page) up after the report, until Ctrl-C
+    serve: bool = False
+    #: let Ultralytics draw its plots (results, confusion matrix, curves): the run page shows them
+    plots: bool = False
 
 
 @contextmanager
@@ -88,8 +93,9 @@ def _run(options: DemoOptions, work: Path, stack: ExitStack, started: float, out
         wandb_settings["entity"] = options.entity
     if options.backend == "local" and options.mode == "online":
         from ..testing import LocalWandbServer
+        from .report import server_pages
 
-        server = stack.enter_context(LocalWandbServer(work / "server"))
+        server = stack.enter_context(LocalWandbServer(work / "server", pages=server_pages))
         os.environ.update({k: v for k, v in server.env().items() if k != "WANDB_MODE"})
         wandb_settings.update(base_url=server.url, api_key=server.api_key)
         _say(out, f"local W&B server: {server.url} (records in {work / 'server'})")
@@ -126,7 +132,25 @@ def _run(options: DemoOptions, work: Path, stack: ExitStack, started: float, out
         evidence = _api_evidence(outcome["path"])
     report = check_run(evidence, expect)
     _print_report(report, outcome, time.perf_counter() - started, out)
-    return 0 if report.passed else 1
+    rc = 0 if report.passed else 1
+    if server is not None:
+        _say(out, f"run page      : {evidence.url}")
+        if options.serve:
+            _serve_until_interrupted(server, out)
+    return rc
+
+
+def _serve_until_interrupted(server: Any, out: TextIO) -> None:
+    """Keep the embedded server (and so the run page) up until Ctrl-C."""
+    env = server.env()
+    _say(out, f"serving the run page and every run of this demo at {server.url}/ until Ctrl-C")
+    _say(out, "its W&B protocol endpoints take, e.g. for `wandb-ddp-bridge verify RUN --html report.html`:")
+    for name in ("WANDB_BASE_URL", "WANDB_API_KEY"):
+        _say(out, f"  export {name}={env[name]}")
+    from .serving import wait_until_stopped
+
+    wait_until_stopped()
+    _say(out, "stopped serving")
 
 
 def _three_phases(
@@ -157,7 +181,7 @@ def _three_phases(
                 imgsz=64,
                 batch=4,
                 workers=0,
-                plots=False,
+                plots=options.plots,
                 amp=False,
                 project=str(work / "runs"),
                 name="train",

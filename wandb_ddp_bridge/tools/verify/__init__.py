@@ -12,12 +12,16 @@ from typing import Any
 
 from .evidence import (
     ArtifactInfo,
+    MediaInfo,
+    ProcessInfo,
     RunEvidence,
     SessionInfo,
     SiblingInfo,
+    WriterInfo,
     from_api,
     from_server,
     parse_run_path,
+    with_local_records,
     with_server_records,
 )
 from .report import Check, Report
@@ -29,6 +33,8 @@ __all__ = [
     "ArtifactInfo",
     "Check",
     "Expectations",
+    "MediaInfo",
+    "ProcessInfo",
     "Report",
     "Rule",
     "RunEvidence",
@@ -36,6 +42,7 @@ __all__ = [
     "SessionInfo",
     "SiblingInfo",
     "Stage",
+    "WriterInfo",
     "build_view",
     "check_run",
     "epochs_logged",
@@ -43,6 +50,7 @@ __all__ = [
     "from_server",
     "parse_run_path",
     "verify_run",
+    "with_local_records",
     "with_server_records",
 ]
 
@@ -54,9 +62,14 @@ def verify_run(
     api_key: str | None = None,
     expect: Expectations = NO_EXPECTATIONS,
     server: Any = None,
+    media_data: bool = False,
 ) -> Report:
-    """Collect through ``wandb.Api`` (plus ``server``'s records when given) and check."""
-    evidence = from_api(path, base_url=base_url, api_key=api_key)
+    """Collect through ``wandb.Api`` and check. The local server's own records are added from ``server`` when
+    given, else asked over HTTP when ``base_url`` is a local W&B server on loopback. ``media_data`` also
+    downloads the run's images (for a self-contained page)."""
+    evidence = from_api(path, base_url=base_url, api_key=api_key, media_data=media_data)
     if server is not None and evidence.found:
         evidence = with_server_records(evidence, server)
+    elif server is None:
+        evidence = with_local_records(evidence, base_url, api_key)
     return check_run(evidence, expect)

@@ -2,29 +2,48 @@
 
 ``from_api`` works against any backend ``wandb.Api`` reaches (W&B cloud, W&B Server, the local server);
 ``from_server`` reads the local recording server's own records, and ``with_server_records`` adds what only
-that server knows (how often the run was created, its writer sessions) to evidence from the Api. Nothing here
-judges: the rules read the evidence, and a report page can render the same object.
+that server knows (how often the run was created, its writer sessions and the process behind each) to
+evidence from the Api; ``with_local_records`` asks a local server for the same over HTTP. Nothing here
+judges: the rules read the evidence, and the run page (:mod:`wandb_ddp_bridge.tools.report`) renders the
+same object.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+import json
+import tempfile
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from ...phases import FAILED_KEY, FAILURE_KEY, MARKERS_KEY
 
 __all__ = [
+    "MAX_MEDIA",
     "ArtifactInfo",
+    "MediaInfo",
+    "ProcessInfo",
     "RunEvidence",
     "SessionInfo",
     "SiblingInfo",
+    "WriterInfo",
     "from_api",
     "from_server",
+    "media_in",
     "parse_run_path",
+    "with_local_records",
     "with_server_records",
 ]
+
+#: Images collected per run (the newest of each key), and their total bytes when inlined into a page.
+MAX_MEDIA = 40
+MAX_MEDIA_BYTES = 12_000_000
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
@@ -37,6 +56,46 @@ class ArtifactInfo:
     session_window: tuple[float | None, float | None] | None = None
     size: int | None = None  # bytes, when the backend says
     aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ProcessInfo:
+    """The local process that opened a writer session, as the local server saw it (its ``/proc``).
+
+    ``env`` holds only the launcher's rank variables found in that process's environment.
+    """
+
+    pid: int
+    command: str
+    via: str | None = None  # the process whose connection the server saw (wandb's ``wandb-core``)
+    via_pid: int | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WriterInfo:
+    """What a writer (one client incarnation) said about itself: the run config's ``_wandb.e`` entry."""
+
+    writer_id: str
+    host: str | None = None
+    program: str | None = None
+    args: tuple[str, ...] = ()
+    started: float | None = None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """An image the run logged (``wandb.Image``), the newest version of its key; ``data`` when collected."""
+
+    key: str
+    path: str  # the run file, ``media/images/<key>_<step>_<hash>.png``
+    step: int | None = None
+    epoch: int | None = None
+    width: int | None = None
+    height: int | None = None
+    size: int | None = None
+    format: str | None = None
+    data: bytes | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -53,6 +112,9 @@ class SessionInfo:
     #: who wrote: the client's user agent and host, as the server saw them (``None`` when unknown)
     user_agent: str | None = None
     client_host: str | None = None
+    writer_id: str | None = None
+    #: the local process that opened it, when the server could tell
+    process: ProcessInfo | None = None
 
 
 @dataclass(frozen=True)
@@ -81,6 +143,10 @@ class RunEvidence:
     summary: Mapping[str, Any] = field(default_factory=dict)
     history: Sequence[Mapping[str, Any]] = ()
     artifacts: Sequence[ArtifactInfo] = ()
+    #: every writer that described itself in the run config (``_wandb.e``), by writer id
+    writers: Mapping[str, WriterInfo] = field(default_factory=dict)
+    #: the newest image of each logged image key (at most ``MAX_MEDIA``)
+    media: Sequence[MediaInfo] = ()
     siblings: Sequence[SiblingInfo] | None = None
     siblings_error: str | None = None
     # local server only
@@ -159,10 +225,99 @@ def _aliases(art: Any) -> tuple[str, ...]:
         return ()
 
 
+def _writers(raw_config: Any) -> dict[str, WriterInfo]:
+    """The writers' own descriptions: ``_wandb.e`` of the raw config (with or without the ``value`` wrapper)."""
+    wb = raw_config.get("_wandb") if isinstance(raw_config, Mapping) else None
+    if isinstance(wb, Mapping) and isinstance(wb.get("value"), Mapping):
+        wb = wb["value"]
+    entries = wb.get("e") if isinstance(wb, Mapping) else None
+    if not isinstance(entries, Mapping):
+        return {}
+    out: dict[str, WriterInfo] = {}
+    for writer_id, info in entries.items():
+        if not isinstance(info, Mapping):
+            continue
+        args = info.get("args")
+        out[str(writer_id)] = WriterInfo(
+            writer_id=str(writer_id),
+            host=str(info["host"]) if info.get("host") else None,
+            program=str(info["program"]) if info.get("program") else None,
+            args=tuple(str(a) for a in args) if isinstance(args, list) else (),
+            started=_timestamp(info.get("startedAt")),
+        )
+    return out
+
+
+def media_in(history: Sequence[Mapping[str, Any]], summary: Mapping[str, Any] | None = None) -> list[MediaInfo]:
+    """The newest logged image of each key (history first, then the summary for keys history lacks)."""
+    newest: dict[str, MediaInfo] = {}
+    for row in history:
+        for key, value in row.items():
+            if isinstance(value, Mapping) and value.get("_type") == "image-file" and value.get("path"):
+                step, epoch = row.get("_step"), row.get("epoch")
+                newest[str(key)] = _media(str(key), value, step, epoch)
+    for key, value in (summary or {}).items():
+        fresh = str(key) not in newest and isinstance(value, Mapping)
+        if fresh and value.get("_type") == "image-file" and value.get("path"):
+            newest[str(key)] = _media(str(key), value, None, None)
+    return list(newest.values())[-MAX_MEDIA:]
+
+
+def _media(key: str, value: Mapping[str, Any], step: Any, epoch: Any) -> MediaInfo:
+    def number(v: Any) -> int | None:
+        return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
+
+    return MediaInfo(
+        key=key,
+        path=str(value["path"]),
+        step=number(step),
+        epoch=number(epoch),
+        width=number(value.get("width")),
+        height=number(value.get("height")),
+        size=number(value.get("size")),
+        format=str(value["format"]) if value.get("format") else None,
+    )
+
+
+def _with_media_data(media: Sequence[MediaInfo], read: Callable[[str], bytes | None]) -> list[MediaInfo]:
+    """Each image with its bytes, until ``MAX_MEDIA_BYTES`` (the rest keep ``data=None``)."""
+    out, total = [], 0
+    for item in media:
+        data = None
+        if total < MAX_MEDIA_BYTES:
+            try:
+                data = read(item.path)
+            except Exception:  # a missing image must not cost the evidence
+                data = None
+            if data is not None and total + len(data) > MAX_MEDIA_BYTES:
+                data = None
+        total += len(data) if data else 0
+        out.append(replace(item, data=data))
+    return out
+
+
+def _api_file_reader(run: Any) -> Callable[[str], bytes | None]:
+    folder = Path(tempfile.mkdtemp(prefix="wandb-ddp-bridge-media-"))
+
+    def read(name: str) -> bytes | None:
+        target = folder / name
+        run.file(name).download(root=str(folder), replace=True, exist_ok=True)
+        return target.read_bytes() if target.is_file() else None
+
+    return read
+
+
 def from_api(
-    path: str, *, base_url: str | None = None, api_key: str | None = None, timeout: int = 30
+    path: str,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    timeout: int = 30,
+    media_data: bool = False,
 ) -> RunEvidence:
-    """Collect evidence through ``wandb.Api`` (W&B cloud, a self-hosted server, the local server)."""
+    """Collect evidence through ``wandb.Api`` (W&B cloud, a self-hosted server, the local server).
+
+    ``media_data`` downloads the images the run logged (for a self-contained page)."""
     import wandb
 
     entity, project, run_id = parse_run_path(path)
@@ -206,6 +361,11 @@ def from_api(
         ]
     except Exception as exc:
         siblings_error = f"listing runs of {entity}/{project} failed: {exc}"
+    history = [_plain(row) for row in run.scan_history()]
+    summary = _plain(run.summary)
+    media = media_in(history, summary)
+    if media_data and media:
+        media = _with_media_data(media, _api_file_reader(run))
     return RunEvidence(
         path=f"{entity}/{project}/{run.id}",
         source=source,
@@ -216,16 +376,20 @@ def from_api(
         group=getattr(run, "group", None),
         created=_timestamp(getattr(run, "created_at", None)),
         config=_plain(run.config),
-        summary=_plain(run.summary),
-        history=[_plain(row) for row in run.scan_history()],
+        summary=summary,
+        history=history,
         artifacts=artifacts,
         siblings=siblings,
         siblings_error=siblings_error,
+        writers=_writers(_plain(getattr(run, "rawconfig", None) or {})),
+        media=media,
     )
 
 
-def from_server(path: str, server: Any) -> RunEvidence:
-    """Collect evidence from the local server's own records (no ``wandb.Api`` involved)."""
+def from_server(path: str, server: Any, *, media_data: bool = False) -> RunEvidence:
+    """Collect evidence from the local server's own records (no ``wandb.Api`` involved).
+
+    ``media_data`` reads the images the run logged from the server's uploads (for a self-contained page)."""
     source = f"local W&B server {server.url}"
     try:
         record = server.run(path)
@@ -243,13 +407,15 @@ def from_server(path: str, server: Any) -> RunEvidence:
         )
         for a in record.artifacts
     ]
+    listing = server.listing()
     siblings = [
-        SiblingInfo(
-            id=r.id, name=r.display_name, group=r.group, created=r.sessions[0].started if r.sessions else None
-        )
-        for r in server.runs(record.entity, record.project)
-        if r.id != record.id
+        SiblingInfo(id=r.id, name=r.display_name, group=r.group, created=r.started)
+        for r in listing
+        if r.entity == record.entity and r.project == record.project and r.id != record.id
     ]
+    media = media_in(record.history, record.summary)
+    if media_data and media:
+        media = _with_media_data(media, lambda name: server.run_file(record.path, name))
     evidence = RunEvidence(
         path=record.path,
         source=source,
@@ -264,34 +430,75 @@ def from_server(path: str, server: Any) -> RunEvidence:
         history=record.history,
         artifacts=artifacts,
         siblings=siblings,
+        writers=_writers(record.raw_config),
+        media=media,
     )
-    return _add_records(evidence, record, server)
+    return _add_records(evidence, server.records(record.path, record=record))
 
 
 def with_server_records(evidence: RunEvidence, server: Any) -> RunEvidence:
     """Add what only the local recording server knows: creations, resumes, writer sessions, all runs."""
-    return _add_records(evidence, server.run(evidence.path), server)
+    return _add_records(evidence, server.records(evidence.path))
 
 
-def _add_records(evidence: RunEvidence, record: Any, server: Any) -> RunEvidence:
-    sessions = [
-        SessionInfo(
-            index=s.index,
-            started=s.started,
-            ended=s.ended,
-            resume_mode=s.resume_mode,
-            exit_code=s.exit_code,
-            complete=s.complete,
-            overlapping=s.overlapping,
-            user_agent=s.user_agent,
-            client_host=s.client_host,
-        )
-        for s in record.sessions
-    ]
+def with_local_records(
+    evidence: RunEvidence, base_url: str | None, api_key: str | None, *, timeout: float = 10.0
+) -> RunEvidence:
+    """The same records asked over HTTP, when ``base_url`` is a local W&B server on loopback (it answers
+    ``GET /__local__/records/<path>``); any other backend, or no answer, leaves the evidence as it was."""
+    if not evidence.found or not base_url or not api_key:
+        return evidence
+    if urllib.parse.urlsplit(base_url).hostname not in _LOOPBACK:
+        return evidence
+    url = base_url.rstrip("/") + "/__local__/records/" + urllib.parse.quote(evidence.path)
+    token = base64.b64encode(f"api:{api_key}".encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            records = json.loads(response.read())
+    except (OSError, ValueError):
+        return evidence  # not a local W&B server (or an older one): the Api's evidence stands
+    return _add_records(evidence, records) if isinstance(records, Mapping) else evidence
+
+
+def _add_records(evidence: RunEvidence, records: Mapping[str, Any]) -> RunEvidence:
+    """``records`` is the local server's JSON for the run (``LocalWandbServer.records``)."""
+    sessions = [_session(s) for s in records.get("sessions") or () if isinstance(s, Mapping)]
     return replace(
         evidence,
-        created_count=record.created_count,
-        resumed_count=record.resumed_count,
+        created_count=_int(records.get("created_count")),
+        resumed_count=_int(records.get("resumed_count")),
         sessions=sessions,
-        runs_on_backend=len(list(server.runs())),
+        runs_on_backend=_int(records.get("runs_on_backend")),
+    )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _session(raw: Mapping[str, Any]) -> SessionInfo:
+    proc = raw.get("process")
+    process = None
+    if isinstance(proc, Mapping) and _int(proc.get("pid")) is not None:
+        env = proc.get("env")
+        process = ProcessInfo(
+            pid=int(proc["pid"]),
+            command=str(proc.get("command") or ""),
+            via=str(proc["via"]) if proc.get("via") else None,
+            via_pid=_int(proc.get("via_pid")),
+            env={str(k): str(v) for k, v in env.items()} if isinstance(env, Mapping) else {},
+        )
+    return SessionInfo(
+        index=int(raw.get("index") or 0),
+        started=_timestamp(raw.get("started")),
+        ended=_timestamp(raw.get("ended")),
+        resume_mode=str(raw.get("resume_mode") or "?"),
+        exit_code=_int(raw.get("exit_code")),
+        complete=bool(raw.get("complete")),
+        overlapping=bool(raw.get("overlapping")),
+        user_agent=str(raw["user_agent"]) if raw.get("user_agent") else None,
+        client_host=str(raw["client_host"]) if raw.get("client_host") else None,
+        writer_id=str(raw["writer_id"]) if raw.get("writer_id") else None,
+        process=process,
     )

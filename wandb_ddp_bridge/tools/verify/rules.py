@@ -51,7 +51,7 @@ def _runs_created(view: RunView) -> Verdict | None:
     count = view.evidence.runs_on_backend
     if count is None:
         return None
-    return count == 1, f"{count} run(s) on the backend (must be 1)"
+    return count == 1, f"{count} run(s) created on the backend while this run was live (must be 1)"
 
 
 def _one_run(view: RunView) -> Verdict:
@@ -207,7 +207,11 @@ def _clock(t: float | None) -> str:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("runs created", _runs_created, "the backend holds exactly one run (local server: it counts every run)"),
+    Rule(
+        "runs created",
+        _runs_created,
+        "no second run was created while this one was live (local server: it counts every run it saw created)",
+    ),
     Rule("one run", _one_run, "the run exists and was created once; resumes are fine", needs_run=False),
     Rule("state", _state, "the run ended cleanly ('finished'), with the session's failure reason if any"),
     Rule("pre phase", _pre_phase, "pre-training shows the user's config or artifacts"),

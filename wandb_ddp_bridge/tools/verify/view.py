@@ -87,19 +87,25 @@ class RunView:
         times = [t for span in self.stages for t in (span.start, span.end) if t is not None]
         return (min(times), max(times)) if times else (None, None)
 
-    def label_window(self, started: float | None, ended: float | None) -> str:
-        """Which phase(s) a writer session held the run for, from the spans starting inside its window."""
+    def stages_in_window(self, started: float | None, ended: float | None) -> list[Stage]:
+        """The spans a writer session held the run for: those starting inside its window, else the span it
+        resumed into (the last one started before it); empty when nothing can be said."""
         if started is None:
-            return "?"
+            return []
         end = ended if ended is not None else math.inf
         inside = [span for span in self.stages if span.start is not None and started <= span.start <= end]
-        kinds = {span.stage for span in inside}
+        if inside:
+            return inside
+        before = [span for span in self.stages if span.start is not None and span.start <= started]
+        return [max(before, key=lambda span: span.start or 0.0)] if before else []
+
+    def label_window(self, started: float | None, ended: float | None) -> str:
+        """Which phase(s) a writer session held the run for, from the spans starting inside its window."""
+        spans = self.stages_in_window(started, ended)
+        kinds = {span.stage for span in spans}
         if "pre" in kinds and "post" in kinds:
             return "all phases (in-process fast path: one writer throughout)"
-        if inside:
-            return inside[0].label
-        before = [span for span in self.stages if span.start is not None and span.start <= started]
-        return max(before, key=lambda span: span.start or 0.0).label if before else "?"
+        return spans[0].label if spans else "?"
 
 
 def is_epoch_row(row: Mapping[str, object]) -> bool:

@@ -1,0 +1,163 @@
+"""Per-epoch charts as server-side SVG: one small chart per training metric, against ``epoch``.
+
+The series are read from the history rows ``verify`` counts as epochs (``train/``, ``val/``, ``metrics/``,
+``lr/``), one point per epoch (the last value logged for it). A long series is drawn downsampled
+(largest-triangle-three-buckets keeps its peaks and dips) so a 1,000-epoch run stays a light page; the
+page says so under the charts. Every number is formatted here and every text goes through ``esc``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from ..verify.view import EPOCH_METRIC_PREFIXES, is_epoch_row
+from .html import attrs, esc
+
+__all__ = ["MAX_DRAWN", "Series", "chart_svg", "downsample", "epoch_series", "families", "fmt"]
+
+#: Points drawn per chart at most; longer series are downsampled for display.
+MAX_DRAWN = 400
+#: Up to this many drawn points each gets its own dot (with a tooltip): one dot per epoch on short runs.
+MAX_DOTS = 150
+_W, _H = 360, 190
+_LEFT, _RIGHT, _TOP, _BOTTOM = 56, 12, 12, 28
+_FAMILY_ORDER = ("train", "val", "metrics", "lr")
+_FAMILY_TITLES = {
+    "train": "Training losses",
+    "val": "Validation losses",
+    "metrics": "Metrics (precision, recall, mAP / accuracy)",
+    "lr": "Learning rates",
+}
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Series:
+    key: str
+    points: tuple[Point, ...]  # (epoch, value), one per epoch, by epoch
+
+    @property
+    def family(self) -> str:
+        return self.key.split("/", 1)[0]
+
+
+def _number(value: object) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def epoch_series(history: Iterable[Mapping[str, object]]) -> list[Series]:
+    """One series per training-metric key, in first-seen order; an epoch logged twice keeps its last value."""
+    by_key: dict[str, dict[float, float]] = {}
+    for row in history:
+        if not is_epoch_row(row):
+            continue
+        x = _number(row.get("epoch", row.get("_step")))
+        if x is None:
+            continue
+        for key, value in row.items():
+            if not str(key).startswith(EPOCH_METRIC_PREFIXES):
+                continue
+            y = _number(value)
+            if y is not None:
+                by_key.setdefault(str(key), {})[x] = y
+    return [Series(key, tuple(sorted(points.items()))) for key, points in by_key.items()]
+
+
+def families(series: Sequence[Series]) -> list[tuple[str, str, list[Series]]]:
+    """``(family, title, series)`` groups: losses, validation losses, metrics, learning rates, then others."""
+    groups: dict[str, list[Series]] = {}
+    for s in series:
+        groups.setdefault(s.family, []).append(s)
+    order = [f for f in _FAMILY_ORDER if f in groups] + sorted(f for f in groups if f not in _FAMILY_ORDER)
+    return [(f, _FAMILY_TITLES.get(f, f"{f}/*"), groups[f]) for f in order]
+
+
+def downsample(points: Sequence[Point], limit: int = MAX_DRAWN) -> list[Point]:
+    """Largest-triangle-three-buckets: at most ``limit`` points, first and last kept, peaks preserved."""
+    n = len(points)
+    if n <= limit or limit < 3:
+        return list(points)
+    out = [points[0]]
+    every = (n - 2) / (limit - 2)
+    a = 0
+    for i in range(limit - 2):
+        start, end = int(i * every) + 1, int((i + 1) * every) + 1
+        nxt_start, nxt_end = end, min(int((i + 2) * every) + 1, n)
+        nxt = points[nxt_start:nxt_end] or [points[-1]]
+        avg_x = sum(p[0] for p in nxt) / len(nxt)
+        avg_y = sum(p[1] for p in nxt) / len(nxt)
+        ax, ay = points[a]
+        best, best_area = start, -1.0
+        for j in range(start, min(end, n - 1)):
+            x, y = points[j]
+            area = abs((ax - avg_x) * (y - ay) - (ax - x) * (avg_y - ay))
+            if area > best_area:
+                best, best_area = j, area
+        out.append(points[best])
+        a = best
+    out.append(points[-1])
+    return out
+
+
+def fmt(value: float) -> str:
+    """A short, exact-enough number for axes and tooltips."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e5 or abs(value) < 1e-4:
+        return f"{value:.3e}"
+    return f"{value:.4g}"
+
+
+def _span(lo: float, hi: float) -> tuple[float, float]:
+    if hi > lo:
+        return lo, hi
+    pad = abs(lo) * 0.1 or 1.0
+    return lo - pad, hi + pad
+
+
+def chart_svg(series: Series) -> str:
+    """One metric against epoch: the line, a dot per epoch on short runs, min/mid/max and first/last labels."""
+    drawn = downsample(series.points)
+    xs = [p[0] for p in series.points]
+    ys = [p[1] for p in series.points]
+    x0, x1 = _span(min(xs), max(xs))
+    y0, y1 = _span(min(ys), max(ys))
+    pw, ph = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+
+    def sx(x: float) -> float:
+        return _LEFT + (x - x0) / (x1 - x0) * pw
+
+    def sy(y: float) -> float:
+        return _TOP + (1 - (y - y0) / (y1 - y0)) * ph
+
+    parts = [
+        f'<svg viewBox="0 0 {_W} {_H}" class="chart-svg"{attrs(role="img", aria_label=f"{series.key} per epoch")}>',
+        f'<rect x="{_LEFT}" y="{_TOP}" width="{pw}" height="{ph}" class="plot"/>',
+    ]
+    for frac in (0.0, 0.5, 1.0):
+        value = y0 + frac * (y1 - y0)
+        y = sy(value)
+        parts.append(f'<line x1="{_LEFT}" x2="{_LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<text x="{_LEFT - 4}" y="{y + 3:.1f}" class="ylab">{esc(fmt(value))}</text>')
+    first, last = min(xs), max(xs)
+    ticks = [first, last] if last != first else [first]
+    if last - first >= 4:
+        ticks.insert(1, round((first + last) / 2))
+    for x in ticks:
+        parts.append(f'<text x="{sx(x):.1f}" y="{_H - 10}" class="xlab">{esc(fmt(x))}</text>')
+    parts.append(f'<text x="{_LEFT + pw}" y="{_H - 1}" class="xname">epoch</text>')
+    coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in drawn)
+    parts.append(f'<polyline points="{coords}" class="line"/>')
+    if len(drawn) <= MAX_DOTS:
+        for x, y in drawn:
+            parts.append(
+                f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3" class="dot"{attrs(data_epoch=fmt(x))}>'
+                f"<title>{esc(series.key)} · epoch {esc(fmt(x))}: {esc(fmt(y))}</title></circle>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
