@@ -821,8 +821,9 @@ class LocalWandbServer:
 
     def records(self, path: str, *, record: RunRecord | None = None) -> dict[str, Any]:
         """What only this server knows about a run, as JSON (``GET /__local__/records/<path>`` answers it):
-        creations, resumes, writer sessions (with the process behind each) and ``runs_on_backend``, the runs
-        this server saw created while the run was live (itself included: 1 unless a second run appeared).
+        creations, resumes, writer sessions (with the process behind each), the session that logged each
+        artifact and ``runs_on_backend``, the runs this server saw created while the run was live (itself
+        included: 1 unless a second run appeared).
         ``record`` saves reading the run again when the caller already has it."""
         record = record if record is not None else self.run(path)
         started = [s.started for s in record.sessions]
@@ -842,6 +843,9 @@ class LocalWandbServer:
             "resumed_count": record.resumed_count,
             "runs_on_backend": meanwhile,
             "sessions": [asdict(s) for s in record.sessions],
+            "artifacts": [
+                {"name": a.name, "version": a.version, "session_index": a.session_index} for a in record.artifacts
+            ],
         }
 
     @property

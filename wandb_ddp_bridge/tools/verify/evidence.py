@@ -253,7 +253,8 @@ def media_in(history: Sequence[Mapping[str, Any]], summary: Mapping[str, Any] | 
     newest: dict[str, MediaInfo] = {}
     for row in history:
         for key, value in row.items():
-            if isinstance(value, Mapping) and value.get("_type") == "image-file" and value.get("path"):
+            # history rows are plain JSON: dict, not the slower Mapping ABC check, on every logged value
+            if isinstance(value, dict) and value.get("_type") == "image-file" and value.get("path"):
                 step, epoch = row.get("_step"), row.get("epoch")
                 newest[str(key)] = _media(str(key), value, step, epoch)
     for key, value in (summary or {}).items():
@@ -463,9 +464,24 @@ def with_local_records(
 
 def _add_records(evidence: RunEvidence, records: Mapping[str, Any]) -> RunEvidence:
     """``records`` is the local server's JSON for the run (``LocalWandbServer.records``)."""
-    sessions = [_session(s) for s in records.get("sessions") or () if isinstance(s, Mapping)]
+    raw_sessions = [s for s in records.get("sessions") or () if isinstance(s, Mapping)]
+    sessions = [_session(s) for s in raw_sessions]
+    windows = {
+        s.index: (s.started, s.ended if s.ended is not None else _timestamp(raw.get("last_seen")))
+        for s, raw in zip(sessions, raw_sessions, strict=True)
+    }
+    logged_in = {
+        (str(a.get("name")), str(a.get("version"))): windows.get(a["session_index"])
+        for a in records.get("artifacts") or ()
+        if isinstance(a, Mapping) and _int(a.get("session_index")) is not None
+    }
+    artifacts = [
+        replace(art, session_window=logged_in.get((art.name, str(art.version)), art.session_window))
+        for art in evidence.artifacts
+    ]
     return replace(
         evidence,
+        artifacts=artifacts,
         created_count=_int(records.get("created_count")),
         resumed_count=_int(records.get("resumed_count")),
         sessions=sessions,

@@ -2,8 +2,8 @@
 
 Every rule reads the same :class:`RunView`, so nothing is computed twice and no rule parses markers itself.
 Phase spans come from the markers the session writes into the summary (names from
-:mod:`wandb_ddp_bridge.phases`); an artifact is put into a phase by its creation time when the backend
-reports one, by the writer session that logged it on the local server, and by type/name otherwise.
+:mod:`wandb_ddp_bridge.phases`); an artifact is put into a phase by the writer session that logged it when the
+local server says which, else by its creation time when the backend reports one, and by type/name otherwise.
 """
 
 from __future__ import annotations
@@ -165,7 +165,8 @@ def _configured_epochs(config: Mapping[str, object]) -> int | None:
 # ------------------------------------------------------------------------------------ artifacts by phase
 def _phase_of(artifact: ArtifactInfo, view: RunView) -> str:
     post_start = view.first("post")
-    if artifact.created is None and artifact.session_window is not None:
+    if artifact.session_window is not None:
+        # the writer session that logged it (local server) beats a creation time in whole seconds
         by_session = _phase_of_session(artifact.session_window, view)
         if by_session is not None:
             return by_session
