@@ -6,7 +6,9 @@ and keeps ``import wandb_ddp_bridge`` light: wandb is imported on first use only
 
 from __future__ import annotations
 
+import sys
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _log
@@ -16,7 +18,15 @@ from .errors import BackendError
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
 
-__all__ = ["active_run", "finish", "init_new", "resume", "settings_for"]
+__all__ = [
+    "active_run",
+    "active_run_if_loaded",
+    "finish",
+    "init_new",
+    "resume",
+    "settings_for",
+    "update_summary",
+]
 
 
 def active_run() -> Run | None:
@@ -26,10 +36,17 @@ def active_run() -> Run | None:
     return wandb.run
 
 
-def settings_for(config: BridgeConfig) -> Any:
+def active_run_if_loaded() -> Run | None:
+    """Like :func:`active_run`, without importing wandb where nothing imported it (no run can be open there)."""
+    wandb = sys.modules.get("wandb")
+    return getattr(wandb, "run", None) if wandb is not None else None
+
+
+def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> Any:
     import wandb
 
-    values: dict[str, Any] = {"init_timeout": config.init_timeout, "silent": True}
+    timeout = config.init_timeout if init_timeout is None else init_timeout
+    values: dict[str, Any] = {"init_timeout": timeout, "silent": True}
     if config.base_url:
         values["base_url"] = config.base_url
     if config.api_key:
@@ -69,8 +86,11 @@ def resume(
     mode: str,
     config: BridgeConfig,
     dir: str | None = None,
+    init_timeout: float | None = None,
 ) -> Run:
-    """Re-open an existing run with ``resume="must"``: never creates a second run by accident."""
+    """Re-open an existing run with ``resume="must"``: never creates a second run by accident.
+
+    ``init_timeout`` bounds this one attempt (default: the config's)."""
     import wandb
 
     started = time.perf_counter()
@@ -82,7 +102,7 @@ def resume(
             resume="must",
             mode=mode,  # type: ignore[arg-type]
             dir=dir,
-            settings=settings_for(config),
+            settings=settings_for(config, init_timeout=init_timeout),
         )
     except wandb.errors.UsageError as exc:
         where = f"{entity}/{project}" if entity else project
@@ -92,6 +112,12 @@ def resume(
         ) from exc
     except wandb.errors.Error as exc:
         raise BackendError(_backend_message(f"resume run {run_id!r}", config, exc)) from exc
+    except Exception as exc:
+        if type(exc).__name__ != "ServerResponseError":
+            raise
+        # wandb >= 0.2x: the local service still holds an interrupted stream of this run ("run ID ... is in
+        # use"); forget_failed_init() shuts that service down, so a retry succeeds
+        raise BackendError(f"cannot resume run {run_id!r} yet: {exc}") from exc
     _log.debug("resumed run %s in %.3fs", run.id, time.perf_counter() - started)
     return run
 
@@ -101,6 +127,11 @@ def finish(run: Run, *, exit_code: int) -> None:
     started = time.perf_counter()
     run.finish(exit_code=exit_code)
     _log.debug("finished run %s (exit code %s) in %.3fs", run.id, exit_code, time.perf_counter() - started)
+
+
+def update_summary(run: Run, values: Mapping[str, Any]) -> None:
+    """Write ``values`` into the run summary (summary writes never advance the history step)."""
+    run.summary.update(dict(values))
 
 
 def _backend_message(action: str, config: BridgeConfig, exc: BaseException) -> str:

@@ -58,6 +58,9 @@ class BridgeConfig:
     init_timeout: float = 90.0
     #: Attempts to resume the run after training before giving up (backoff doubles from 1 s).
     resume_attempts: int = 3
+    #: After a signal (SIGTERM, Ctrl-C) the post-training resume gets this many seconds in all, then it is
+    #: abandoned and the run's end is recorded in a local offline copy: schedulers SIGKILL ~30 s after SIGTERM.
+    resume_grace_seconds: float = 20.0
     #: ``"auto"`` keeps the run open when training runs in this very process; ``"never"`` always
     #: finishes and resumes (the behaviour of the hand-written recipe).
     fast_path: Literal["auto", "never"] = "auto"
@@ -136,7 +139,7 @@ class BridgeConfig:
                     f"base_url={values['base_url']!r} (from {where('base_url')}) must start with "
                     "http:// or https://"
                 )
-        for key in ("init_timeout",):
+        for key in ("init_timeout", "resume_grace_seconds"):
             if key in values:
                 values[key] = _positive_number(key, values[key], where(key))
         if "resume_attempts" in values:

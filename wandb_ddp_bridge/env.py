@@ -8,6 +8,9 @@ values and absence — when training is over.
 ``WANDB_SERVICE`` (the address of the parent's ``wandb-core``) is removed for the duration: children start
 their own service, so a child never depends on the parent's service process and two processes never feed
 one run through one service stream.
+
+:data:`MANAGED_VARIABLES` are the bridge's (and wandb's own ``WANDB_SERVICE``): every one of them is exactly as
+before when a session ends. Any other ``WANDB_*`` variable belongs to the user and is left as the user left it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from .errors import AttachError
 __all__ = [
     "DESCRIPTOR_VERSION",
     "HANDOFF_ENV_VAR",
+    "MANAGED_VARIABLES",
     "EnvSnapshot",
+    "Exported",
     "HandoffDescriptor",
     "exported",
     "read_descriptor",
@@ -32,8 +37,9 @@ __all__ = [
 
 HANDOFF_ENV_VAR = "WANDB_DDP_BRIDGE_HANDOFF"
 DESCRIPTOR_VERSION = 1
-# Variables the handoff may set or remove; anything else in the environment is left alone.
-_MANAGED = (
+#: Variables the bridge (or wandb itself: ``WANDB_SERVICE``) may set or remove; a session puts each one back
+#: exactly as it was. Anything else in the environment is left alone.
+MANAGED_VARIABLES = (
     HANDOFF_ENV_VAR,
     "WANDB_RUN_ID",
     "WANDB_PROJECT",
@@ -90,7 +96,9 @@ class HandoffDescriptor:
             HANDOFF_ENV_VAR: self.to_json(),
             "WANDB_RUN_ID": self.run_id,
             "WANDB_PROJECT": self.project,
-            "WANDB_RESUME": "allow",
+            # a child's own wandb.init() (a framework's native callback, say) resumes this run or fails: never
+            # a second run under the same id in another project (docs/reliability.md)
+            "WANDB_RESUME": "must",
             "WANDB_MODE": self.mode,
             "WANDB_SERVICE": None,
         }
@@ -143,16 +151,41 @@ class EnvSnapshot:
                 env[name] = value
 
 
-@contextmanager
-def exported(values: Mapping[str, str | None]) -> Iterator[EnvSnapshot]:
-    """Apply ``values`` to ``os.environ`` for the block, then restore exactly, also on error."""
-    snapshot = EnvSnapshot.capture(tuple(dict.fromkeys((*_MANAGED, *values))))
-    try:
+class Exported:
+    """The variables applied by :func:`exported`, with their values before; more can be applied later."""
+
+    def __init__(self, names: tuple[str, ...] = MANAGED_VARIABLES) -> None:
+        self._before: dict[str, str | None] = {name: os.environ.get(name) for name in names}
+
+    def apply(self, values: Mapping[str, str | None]) -> None:
+        """Set (str) or remove (None) ``values`` in ``os.environ``; each is restored by :meth:`restore`."""
+        for name in values:
+            self._before.setdefault(name, os.environ.get(name))
         for name, value in values.items():
             if value is None:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        yield snapshot
+
+    def restore(self) -> None:
+        """Every touched variable back to its value (or absence) before; safe to repeat."""
+        for name, value in self._before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def exported(values: Mapping[str, str | None]) -> Iterator[Exported]:
+    """Apply ``values`` to ``os.environ`` for the block, then restore exactly, also on error.
+
+    Every :data:`MANAGED_VARIABLES` is restored too (wandb may set ``WANDB_SERVICE`` meanwhile); the yielded
+    :class:`Exported` applies more values under the same promise (the handoff's ``release()`` does).
+    """
+    export = Exported()
+    try:
+        export.apply(values)
+        yield export
     finally:
-        snapshot.restore()
+        export.restore()

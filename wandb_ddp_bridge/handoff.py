@@ -13,12 +13,16 @@ SIGTERM (a scheduler's pre-emption, ``kill``, ``docker stop``): while the block 
 ``signals.Terminated`` (a ``SystemExit`` with code 143) in the main thread, so the block unwinds like a
 Ctrl-C does: training child processes are stopped, the environment restored and the run ends failed with exit
 code 143 instead of being left "running". Only when SIGTERM has its default action: a handler of your own (or
-of your launcher) is left alone. The previous handler is back when the handoff ends.
+of your launcher) is left alone. The previous handler is back when the handoff ends. After a signal (or
+Ctrl-C) the resume gets ``resume_grace_seconds`` in all; then it is abandoned for a local offline copy of the
+run (with the ``wandb sync`` command in a warning), and the signal's exit goes on.
+
+A failure anywhere in ``__enter__`` (an interrupted finish, a failing export) unwinds exactly like a training
+failure: the environment is restored, the run taken back, the failure recorded, the exception propagates.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from contextlib import ExitStack
 from dataclasses import replace
@@ -26,11 +30,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import _log, _wandb
-from .env import HANDOFF_ENV_VAR, HandoffDescriptor, exported
+from .env import HANDOFF_ENV_VAR, Exported, HandoffDescriptor, exported
 from .errors import BackendError, BridgeError, PhaseError
 from .integrations import TrainingContext, find
-from .phases import holds_run
-from .signals import SignalGuard
+from .phases import FAILED_KEY, Phase, holds_run, next_phase
+from .signals import GraceExpired, SignalGuard, Unwinding
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
@@ -54,7 +58,10 @@ def release_parent_run() -> None:
 
 
 class Handoff:
-    """Context manager returned by ``Session.handoff()``; ``h.train(...)`` trains the handed-off model."""
+    """Context manager returned by ``Session.handoff()``; ``h.train(...)`` trains the handed-off model.
+
+    A handoff is entered once: call ``s.handoff(...)`` again for another training phase.
+    """
 
     def __init__(self, session: Session, *, model: Any = None, fast_path: str = "auto") -> None:
         self._session = session
@@ -62,9 +69,11 @@ class Handoff:
         self._fast_path = fast_path
         self._stack = ExitStack()
         self._descriptor: HandoffDescriptor | None = None
+        self._export: Exported | None = None
         self._holding: Run | None = None
-        self._sigterm = SignalGuard()
+        self._sigterm = SignalGuard(grace=session.config.resume_grace_seconds)
         self._integration = find(model)
+        self._state = "new"  # -> "open" -> "closed"
         self.result: Any = None
 
     @property
@@ -88,13 +97,20 @@ class Handoff:
 
     def __enter__(self) -> Handoff:
         global _active
+        if self._state != "new":
+            raise PhaseError(
+                "handoff: this handoff was already entered; a handoff is used once. Call s.handoff(...) again "
+                "for another training phase"
+            )
         session = self._session
         if holds_run(session.phase):
             session._owned_run("s.handoff()")
-        session._enter_handoff()
+        marks = session._enter_handoff(self)  # refuses (PhaseError) before anything changes
+        self._state, _active = "open", self
         try:
-            if session.is_main_process and session._run is not None:
-                run = session._run
+            session._mark(*marks)
+            run = session._run
+            if run is not None:
                 keep_open = self._integration is not None and self._fast_path == "auto"
                 self._descriptor = HandoffDescriptor(
                     run_id=run.id,
@@ -111,15 +127,14 @@ class Handoff:
                     self._holding = run
                 else:
                     _wandb.finish(run, exit_code=0)
-                self._stack.enter_context(exported(self._descriptor.environ(session.config)))
+                self._export = self._stack.enter_context(exported(self._descriptor.environ(session.config)))
             if self._integration is not None:
                 self._stack.enter_context(self._integration.prepare(self._model, self._context()))
-        except BaseException:
-            self._stack.close()
-            session._leave_handoff(None, self._reopen(None))
+            self._sigterm.install()
+        except BaseException as error:
+            # Unwind exactly as if training had failed at once: env back, run taken back, failure recorded.
+            self._take_back(error)
             raise
-        _active = self
-        self._sigterm.install()
         _log.debug("handed off run %s (fast path: %s)", session.id, self.holds_run)
         return self
 
@@ -136,13 +151,14 @@ class Handoff:
 
     def release(self) -> None:
         """Finish the run the parent holds (fast path) so a child process can resume it. Idempotent."""
-        run, self._holding = self._holding, None
-        if run is None or self._descriptor is None:
+        run = self._holding
+        if run is None or self._descriptor is None or self._export is None:
             return
         if _wandb.active_run() is run:
             _wandb.finish(run, exit_code=0)
+        self._holding = None
         self._descriptor = replace(self._descriptor, parent_holds_run=False)
-        os.environ[HANDOFF_ENV_VAR] = self._descriptor.to_json()
+        self._export.apply({HANDOFF_ENV_VAR: self._descriptor.to_json()})  # restored with the rest
         _log.debug("released run %s for child processes", run.id)
 
     def train(self, **train_kwargs: Any) -> Any:
@@ -162,68 +178,132 @@ class Handoff:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        global _active
-        _active = None
-        self._sigterm.defer()  # a SIGTERM now must not break the resume that records how training ended
-        try:
-            self._stack.close()  # environment back exactly as before, before anything else can fail
-            try:
-                run = self._reopen(exc)
-            except BaseException as error:
-                self._session._leave_handoff(exc or error, None)
-                raise
-            self._session._leave_handoff(exc, run)
-        finally:
-            pending = self._sigterm.restore()
+        if self._state != "open":
+            if exc is None:
+                next_phase(self._session.phase if self._state == "new" else Phase.POST, "return")
+            return
+        pending = self._take_back(exc)
         if pending is not None and exc is None:
             raise pending  # arrived while resuming: the session still ends failed, with 143
 
+    def _take_back(self, exc: BaseException | None) -> BaseException | None:
+        """End the handoff, whatever happened: environment back exactly, the run taken back (still open, or
+        resumed within the signal grace period), the session in POST with the failure recorded, the signal
+        guard restored and nothing registered. ``exc`` (if any) stays the exception that propagates; with
+        none, a cleanup error is raised. Returns the exception for a signal that arrived meanwhile."""
+        global _active
+        if self._state != "open":
+            return None
+        self._state = "closed"
+        if _active is self:
+            _active = None
+        self._sigterm.defer()  # a SIGTERM now must not break the resume that records how training ended
+        steps = Unwinding(exc, "ending the handoff")
+        steps.run(self._stack.close)  # environment back exactly as before, before anything else can fail
+        run = steps.run(self._reopen, exc)
+        steps.run(self._session._leave_handoff, exc if exc is not None else steps.first_error, run)
+        pending = self._sigterm.restore()
+        steps.settle(exc if exc is not None else pending)
+        return pending
+
     def _reopen(self, exc: BaseException | None) -> Run | None:
-        """The run for the post phase: still open (fast path), or resumed with retries."""
+        """The run for the post phase: still open (fast path, or never closed), or resumed with retries."""
         session = self._session
         held, self._holding = self._holding, None
-        if not session.is_main_process or session._run is None:
+        previous = session._run
+        if previous is None:  # not the main process, or no run
             return None
         current = _wandb.active_run()
-        if held is not None and current is held:
-            return held
+        if current is not None and (current is held or current is previous or current.id == previous.id):
+            return current  # never closed (an interrupted handoff start), or kept open (fast path)
         if current is not None:
             message = (
                 f"a W&B run ({current.id!r}) opened inside the handoff block is still open, so the session "
-                f"cannot resume run {session._run.id!r}. Do not call wandb.init() in the training phase: "
+                f"cannot resume run {previous.id!r}. Do not call wandb.init() in the training phase: "
                 "use attach()/detach() (or the Ultralytics integration) instead."
             )
             if exc is None:
                 raise PhaseError(message)
             _log.warning("%s", message)
             return None
-        previous = session._run
-        attempts = session.config.resume_attempts
+        return self._resume(previous, exc)
+
+    def _resume(self, previous: Run, exc: BaseException | None) -> Run | None:
+        """Resume ``previous`` with retries; after a signal (or Ctrl-C) within its grace period, else abandon."""
+        config = self._session.config
+        deadline = self._sigterm.deadline()
+        if deadline is None and isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            deadline = time.monotonic() + config.resume_grace_seconds  # interrupted: the user wants out
+        try:
+            return self._resume_until(previous, exc, deadline)
+        except GraceExpired:
+            # a signal arrived during an attempt and its grace period is over (the guard interrupted it)
+            return self._abandon(previous)
+
+    def _abandon(self, previous: Run) -> Run | None:
+        self._sigterm.end_grace()  # giving up already: the guard must not interrupt the offline copy
+        return _abandon_resume(self._session, previous)
+
+    def _resume_until(self, previous: Run, exc: BaseException | None, deadline: float | None) -> Run | None:
+        session = self._session
+        config = session.config
+        # an attempt bounded by the deadline ends a little before it: wandb then drops the attempt itself,
+        # and the offline copy can still take the run id
+        margin = min(2.0, config.resume_grace_seconds / 4)
         delay = 1.0
-        for attempt in range(1, attempts + 1):
+        for attempt in range(1, config.resume_attempts + 1):
+            timeout = config.init_timeout
+            if deadline is not None:
+                timeout = min(timeout, deadline - time.monotonic() - margin)
+                if timeout <= 0:
+                    return self._abandon(previous)
             try:
                 return _wandb.resume(
                     run_id=previous.id,
-                    project=previous.project or session.config.project,
-                    entity=previous.entity or session.config.entity,
-                    mode=session.config.mode,
-                    config=session.config,
-                    dir=session.config.dir,
+                    project=previous.project or config.project,
+                    entity=previous.entity or config.entity,
+                    mode=config.mode,
+                    config=config,
+                    dir=config.dir,
+                    init_timeout=timeout,
                 )
             except BackendError as error:
                 _wandb.forget_failed_init()
-                if attempt == attempts:
-                    if session.config.on_backend_error == "offline":
+                if attempt == config.resume_attempts:
+                    if deadline is not None:
+                        return self._abandon(previous)
+                    if config.on_backend_error == "offline":
                         return _resume_offline(session, previous)
                     if exc is not None:
                         # keep the training error primary; say loudly that post-training is lost
                         _log.warning("%s", error)
                         return None
                     raise
-                _log.warn_once(f"resume attempt {attempt}/{attempts} failed: {error}; retrying")
-                time.sleep(delay)
+                _log.warn_once(f"resume attempt {attempt}/{config.resume_attempts} failed: {error}; retrying")
+                pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
+                time.sleep(pause)
                 delay *= 2
         return None  # unreachable: the loop returns or raises
+
+
+def _abandon_resume(session: Session, previous: Run) -> Run | None:  # see Handoff._abandon
+    """The signal's grace period ran out: record the end of the run in a local offline copy instead (the
+    session writes the failure into it and finishes it), or, where wandb still holds the abandoned attempt,
+    say how to record it by hand."""
+    grace = session.config.resume_grace_seconds
+    _log.warning("gave up resuming run %s after a signal: its grace period (resume_grace_seconds=%s) ran out",
+                 previous.id, grace)
+    try:
+        return _resume_offline(session, previous)
+    except Exception as error:
+        where = f", entity={previous.entity!r}" if previous.entity else ""
+        _log.warning(
+            "could not keep an offline copy of run %s either (%s: %s): the server has its training data, but "
+            "not how it ended. Record that later with:\n  python -c \"import wandb; run = wandb.init(id=%r, "
+            "project=%r%s, resume='must'); run.summary['%s'] = True; run.finish(exit_code=143)\"",
+            previous.id, type(error).__name__, error, previous.id, previous.project, where, FAILED_KEY,
+        )
+        return None
 
 
 def _resume_offline(session: Session, previous: Run) -> Run:

@@ -3,6 +3,10 @@
 The main process is GLOBAL rank 0 (not each node's local rank 0). A process that is not part of a
 distributed job is the main process. Launchers are checked in a fixed order; the first one whose
 variables are present wins, so torchrun inside a Slurm allocation is read as torchrun.
+
+Detection fails closed: when the rank cannot be known (an incomplete launcher environment, or
+``torch.distributed`` raising while asked for it) a :class:`ConfigError` names what was seen, instead of
+guessing rank 0 and opening a second run.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ _LAUNCHERS = (
     ("openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"),
     ("mpich", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"),
 )
+# Other variables launchers set, named in the error when the rank cannot be found.
+_LAUNCHER_HINTS = ("MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID", "GROUP_RANK", "SLURM_JOB_ID")
 
 
 @dataclass(frozen=True)
@@ -59,7 +65,7 @@ def detect_world(environ: os._Environ[str] | dict[str, str] | None = None) -> Wo
             )
         local = _int_var(env, local_var, launcher) if local_var in env else rank
         return World(rank=rank, world_size=size, local_rank=local, launcher=launcher)
-    group = _torch_distributed_world()
+    group = _torch_distributed_world(env)
     if group is not None:
         return group
     return World(rank=0, world_size=1, local_rank=0, launcher=None)
@@ -92,7 +98,7 @@ def _int_var(env: Any, name: str, launcher: str) -> int:
         raise ConfigError(f"{name}={env[name]!r} set by {launcher} is not an integer") from None
 
 
-def _torch_distributed_world() -> World | None:
+def _torch_distributed_world(env: Any) -> World | None:
     # Only consult torch when the program already imported it: importing torch costs seconds.
     if "torch" not in sys.modules:
         return None
@@ -101,6 +107,21 @@ def _torch_distributed_world() -> World | None:
         if dist is None or not dist.is_available() or not dist.is_initialized():
             return None
         rank, size = int(dist.get_rank()), int(dist.get_world_size())
-    except Exception:
-        return None
+    except Exception as exc:
+        raise ConfigError(
+            f"cannot tell this process's rank: torch.distributed raised {type(exc).__name__}: {exc}; launcher "
+            f"variables seen: {_seen(env)}. Refusing to guess rank 0 (that would open a second run). Launch "
+            "with torchrun (it sets RANK and WORLD_SIZE) or set them yourself."
+        ) from exc
+    if size < 1 or not 0 <= rank < size:
+        raise ConfigError(
+            f"cannot tell this process's rank: torch.distributed reports rank {rank} of world size {size}; "
+            f"launcher variables seen: {_seen(env)}. Refusing to guess rank 0; set RANK and WORLD_SIZE."
+        )
     return World(rank=rank, world_size=size, local_rank=rank, launcher="torch.distributed")
+
+
+def _seen(env: Any) -> str:
+    names = [name for launcher in _LAUNCHERS for name in launcher[1:]] + list(_LAUNCHER_HINTS)
+    found = [f"{name}={env[name]}" for name in dict.fromkeys(names) if name in env]
+    return ", ".join(found) if found else "none"

@@ -1,8 +1,14 @@
 """Session: one W&B run across pre-training, training (handed off) and post-training.
 
 Only global rank 0 ever creates, resumes or finishes the run. Every other rank gets the same Session object
-running the same phase checks, with every W&B call turned into a no-op, so callers never branch on rank.
-Nothing contacts W&B before ``__enter__``.
+running the same phase checks, with every W&B call turned into a no-op, so callers never branch on rank; the
+rank is read when the session is entered, never cached at construction. Nothing contacts W&B before
+``__enter__``.
+
+Every transition unwinds through one path (``signals.Unwinding``): whatever fails, and wherever an exception
+lands (``KeyboardInterrupt``, a signal), the exception that started it propagates (cleanup errors are noted on
+it); once the ``with`` block has exited, no session or handoff is registered, the bridge's ``WANDB_*``
+variables are as before, and the run is finished once, with a non-zero exit code if anything failed.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _log, _wandb
 from .config import BridgeConfig
-from .env import EnvSnapshot
+from .env import MANAGED_VARIABLES, EnvSnapshot
 from .errors import BackendError, PhaseError
 from .phases import (
     FAILED_KEY,
@@ -30,6 +36,7 @@ from .phases import (
     parse_marker,
 )
 from .ranks import detect_world
+from .signals import Unwinding, add_note
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
@@ -58,6 +65,11 @@ def exit_code_for(exc: BaseException | None) -> int:
     return 1
 
 
+def _failed_code(errors: list[BaseException]) -> int:
+    """The exit code a run ends with when these cleanup errors happened (0: none)."""
+    return max(1, exit_code_for(errors[0])) if errors else 0
+
+
 class Session:
     """A phase-checked W&B run. Create it with :func:`wandb_session`; use it as a context manager."""
 
@@ -66,12 +78,14 @@ class Session:
         self._phase = Phase.NEW
         self._run: Run | None = adopted_run
         self._adopted = adopted_run is not None
-        self._is_main = detect_world().is_main
+        #: id of the run this session owns, once it has one: a run with this id still open at the end is closed
+        self._run_id: str | None = None
         self._env_before: EnvSnapshot | None = None
         self._training_failed: str | None = None
         self._markers: dict[str, float] = {}
         self._handoffs = 0
         self._lost_run = False
+        self._handoff: Handoff | None = None  # the open handoff (phase HANDOFF)
 
     # ----------------------------------------------------------------- state
     @property
@@ -80,7 +94,8 @@ class Session:
 
     @property
     def is_main_process(self) -> bool:
-        return self._is_main
+        """Whether this process is global rank 0, read now (a ``ConfigError`` when the rank cannot be known)."""
+        return detect_world().is_main
 
     @property
     def run(self) -> Run | None:
@@ -89,7 +104,9 @@ class Session:
 
     @property
     def id(self) -> str | None:
-        return self._run.id if self._run is not None else None
+        if self._run is not None:
+            return self._run.id
+        return self._run_id
 
     @property
     def url(self) -> str | None:
@@ -107,23 +124,41 @@ class Session:
     # ----------------------------------------------------------- lifecycle
     def __enter__(self) -> Session:
         global _active
-        self._phase = next_phase(self._phase, "enter")
+        nxt = next_phase(self._phase, "enter")
+        if _active is not None:
+            raise PhaseError(
+                "wandb_session(): another session is already open in this process (run "
+                f"{_active.id!r}); nest your work inside it or finish it first: one process, one session"
+            )
+        main = detect_world().is_main  # fails closed (ConfigError) before anything happened
+        preexisting = _wandb.active_run_if_loaded()
+        self._env_before = EnvSnapshot.capture(MANAGED_VARIABLES)
+        _active, self._phase = self, nxt
         try:
-            if _active is not None:
-                raise PhaseError(
-                    "wandb_session(): another session is already open in this process (run "
-                    f"{_active.id!r}); nest your work inside it or finish it first: one process, one session"
-                )
-            self._env_before = EnvSnapshot.capture_prefix("WANDB_")
-            if self._is_main:
+            if main:
                 self._open_run()
-        except BaseException:
-            self._phase = Phase.NEW
+            self._mark(marker("pre", 0, "start"))
+        except BaseException as error:
+            self._abort_enter(error, preexisting)
             raise
-        _active = self
-        self._mark(marker("pre", 0, "start"))
         _log.debug("session entered (run %s, %s)", self.id, self.config.describe())
         return self
+
+    def _abort_enter(self, error: BaseException, preexisting: Run | None) -> None:
+        """Undo a failed ``__enter__``: close whatever run it opened (or adopted), back to NEW, env as before."""
+        global _active
+        steps = Unwinding(error, "closing the session after its start failed")
+        current = _wandb.active_run_if_loaded()
+        if current is not None and (current is self._run or current is not preexisting):
+            steps.run(_wandb.finish, current, exit_code=max(1, exit_code_for(error)))
+        self._phase, self._handoffs, self._markers = Phase.NEW, 0, {}
+        if not self._adopted:
+            self._run, self._run_id = None, None
+        if _active is self:
+            _active = None
+        if self._env_before is not None:
+            self._env_before.restore()
+        steps.settle()
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -132,23 +167,52 @@ class Session:
 
     def _close(self, exc: BaseException | None) -> None:
         global _active
-        nxt = next_phase(self._phase, "exit")
-        exit_code = exit_code_for(exc)
-        if exit_code == 0 and self._training_failed is not None:
+        primary = exc
+        steps = Unwinding(exc, "finishing the session")
+        if self._phase is Phase.HANDOFF and self._handoff is not None:
+            # The block ends while a handoff entered by hand is still open: take the run back first, as failed.
+            try:
+                next_phase(self._phase, "exit")
+            except PhaseError as refused:
+                primary = exc if exc is not None else refused
+            steps.run(self._handoff._take_back, primary)
+        try:
+            nxt = next_phase(self._phase, "exit")
+        except PhaseError as refused:
+            if exc is None:
+                raise
+            add_note(exc, f"the session was not finished: {refused}")
+            return
+        exit_code = exit_code_for(primary)
+        if exit_code == 0 and (self._training_failed is not None or steps.errors):
             exit_code = 1  # a handoff failed and the caller swallowed it: the run still ended failed
         try:
-            if self._is_main and self._run is not None:
-                self._mark(self._ending_marker())
-                if exc is not None:
-                    self._record_failure(exc)
-                _wandb.finish(self._run, exit_code=exit_code)
-        finally:
             self._phase = nxt
-            _active = None
+            run = self._run
+            if run is not None:
+                steps.run(self._mark, self._ending_marker(), failure=primary)
+                exit_code = exit_code or _failed_code(steps.errors)
+                if _wandb.active_run() is run:
+                    steps.run(_wandb.finish, run, exit_code=exit_code)
+            steps.run(self._close_own_run, exit_code or _failed_code(steps.errors))
+        finally:
+            if _active is self:
+                _active = None
             if self._env_before is not None:
-                # wandb exports WANDB_SERVICE on first use; nothing WANDB_* outlives the session
-                self._env_before.restore(prefix="WANDB_")
+                # wandb exports WANDB_SERVICE on first use; the bridge's variables never outlive the session
+                self._env_before.restore()
             _log.debug("session finished (exit code %s)", exit_code)
+        steps.settle(primary)
+        if primary is not None and primary is not exc:
+            raise primary  # the session ended with its handoff still open: say so, now that all is closed
+
+    def _close_own_run(self, exit_code: int) -> None:
+        """Finish a run of this session's that is still open though the session lost track of it (an interrupted
+        resume may have opened it): no run of the session outlives it."""
+        current = _wandb.active_run_if_loaded()
+        if current is not None and self._run_id is not None and current.id == self._run_id:
+            _log.debug("closing run %s left open by an interrupted transition", current.id)
+            _wandb.finish(current, exit_code=exit_code)
 
     def _open_run(self) -> None:
         current = _wandb.active_run()
@@ -158,6 +222,7 @@ class Session:
                     "wandb_session.adopt(run): that run is not the active wandb run any more (it was "
                     "finished?); adopt a run that is still open"
                 )
+            self._run_id = self._run.id if self._run is not None else None
             return
         if current is not None:
             raise PhaseError(
@@ -178,6 +243,7 @@ class Session:
                 "%s\nContinuing OFFLINE (on_backend_error='offline'); upload the run later with:\n  wandb sync %s",
                 error, _wandb.run_dir(self._run),
             )
+        self._run_id = self._run.id
 
     # ------------------------------------------------------------- handoff
     def handoff(self, model: Any = None, *, fast_path: str | None = None) -> Handoff:
@@ -186,23 +252,26 @@ class Session:
 
         return Handoff(self, model=model, fast_path=fast_path or self.config.fast_path)
 
-    def _enter_handoff(self) -> None:
+    def _enter_handoff(self, handoff: Handoff) -> tuple[str, str]:
+        """Phase check, then HANDOFF with ``handoff`` registered; no W&B call here, so nothing can fail after
+        the check. Returns the markers the handoff then writes."""
         ending = self._ending_marker()
         self._phase = next_phase(self._phase, "handoff")
         self._handoffs += 1
-        if self._is_main and self._run is not None:
-            self._mark(ending, marker("training", self._handoffs, "start"))
+        self._handoff = handoff
+        return ending, marker("training", self._handoffs, "start")
 
     def _leave_handoff(self, exc: BaseException | None, run: Run | None) -> None:
+        """Back to POST with ``run`` (``None``: lost); then the transition's summary write, which may fail."""
         self._phase = next_phase(self._phase, "return")
-        self._lost_run = self._is_main and self._run is not None and run is None
-        self._run = run if self._is_main else None
-        if self._is_main and self._run is not None:
-            self._mark(marker("training", self._handoffs, "end"), marker("post", self._handoffs, "start"))
-            if exc is not None:
-                self._record_failure(exc)
+        self._handoff = None
+        self._lost_run = self._run is not None and run is None
+        self._run = run
         if exc is not None:
             self._training_failed = f"{type(exc).__name__}: {exc}"
+        if self._run is not None:
+            self._mark(marker("training", self._handoffs, "end"), marker("post", self._handoffs, "start"),
+                       failure=exc)
 
     def _ending_marker(self) -> str:
         """The marker that closes the phase the session is in now (pre-training or a post-training)."""
@@ -311,9 +380,9 @@ class Session:
         return artifacts.log_model(run, path, name=name, aliases=tuple(aliases))
 
     # ------------------------------------------------------------- helpers
-    def _mark(self, *keys: str) -> None:
-        """Phase boundary times in the summary, one write per transition (summary writes never advance
-        the history step)."""
+    def _mark(self, *keys: str, failure: BaseException | None = None) -> None:
+        """Phase boundary times (and the failure, if one ended the phase) in the summary: one write per
+        transition (summary writes never advance the history step)."""
         if self._run is None:
             return
         now = time.time()
@@ -324,55 +393,65 @@ class Session:
                 started = self._markers.get(marker(parsed[0], parsed[1], "start"))
                 if started is not None:
                     self._markers[marker(parsed[0], parsed[1], "seconds")] = round(now - started, 3)
-        self._run.summary[MARKERS_KEY] = dict(self._markers)
-
-    def _record_failure(self, exc: BaseException) -> None:
-        if self._run is None:
-            return
-        reason = f"{type(exc).__name__}: {exc}"[:1000]
-        self._run.summary.update({FAILED_KEY: True, FAILURE_KEY: reason})
+        values: dict[str, Any] = {MARKERS_KEY: dict(self._markers)}
+        if failure is not None:
+            values.update({FAILED_KEY: True, FAILURE_KEY: f"{type(failure).__name__}: {failure}"[:1000]})
+        _wandb.update_summary(self._run, values)
 
 
 class _SummaryView(MutableMapping[str, Any]):
-    """``s.summary[...]`` that checks the phase at each write and is a no-op off the main process."""
+    """``s.summary``: every operation is phase-checked when it happens (PRE/POST only, on every rank).
+
+    On the main process it is the run's summary. Off it (no run) it is an empty, write-ignoring mapping:
+    ``s.summary[k]`` returns ``None`` (so code written for rank 0 never raises ``KeyError`` elsewhere),
+    ``k in s.summary`` is ``False``, ``get(k, default)`` returns ``default``, iteration is empty, writes and
+    deletions do nothing.
+    """
 
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def _target(self, write: bool) -> Any:
-        if write:
-            self._session._checked("summary")
-        run = self._session._run
-        return run.summary if run is not None and holds_run(self._session.phase) else None
+    def _target(self) -> Any:
+        run = self._session._checked("summary")
+        return run.summary if run is not None else None
 
     def __getitem__(self, key: str) -> Any:
-        target = self._target(write=False)
+        target = self._target()
+        return target[key] if target is not None else None
+
+    def __contains__(self, key: object) -> bool:
+        target = self._target()
+        return key in target if target is not None else False
+
+    def get(self, key: str, default: Any = None) -> Any:
+        target = self._target()
         if target is None:
-            raise KeyError(key)
-        return target[key]
+            return default
+        try:
+            return target[key]
+        except KeyError:
+            return default
 
     def __setitem__(self, key: str, value: Any) -> None:
-        target = self._target(write=True)
-        if target is not None:
-            target[key] = value
+        self.update({key: value})
 
     def __delitem__(self, key: str) -> None:
-        target = self._target(write=True)
+        target = self._target()
         if target is not None:
             del target[key]
 
     def __iter__(self) -> Iterator[str]:
-        target = self._target(write=False)
+        target = self._target()
         return iter(list(target.keys())) if target is not None else iter(())
 
     def __len__(self) -> int:
-        target = self._target(write=False)
+        target = self._target()
         return len(list(target.keys())) if target is not None else 0
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        target = self._target(write=True)
-        if target is not None:
-            target.update(dict(*args, **kwargs))
+        run = self._session._checked("summary")
+        if run is not None:
+            _wandb.update_summary(run, dict(*args, **kwargs))
 
 
 class _SessionFactory:
