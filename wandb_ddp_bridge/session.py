@@ -421,7 +421,7 @@ class _SummaryView(MutableMapping[str, Any]):
 
     def __contains__(self, key: object) -> bool:
         target = self._target()
-        return key in target if target is not None else False
+        return key in target.keys() if target is not None else False
 
     def get(self, key: str, default: Any = None) -> Any:
         target = self._target()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+from typing import Any
 
 import pytest
 
@@ -70,3 +71,53 @@ def test_public_helpers_read_os_environ_at_call_time(monkeypatch: pytest.MonkeyP
     assert (ranks.get_rank(), ranks.get_world_size(), ranks.is_main_process()) == (1, 2, False)
     monkeypatch.setenv("RANK", "0")
     assert ranks.is_main_process()
+
+
+def _failing_dist(**overrides: Any) -> types.SimpleNamespace:
+    def broken() -> int:
+        raise RuntimeError("Default process group has not been initialized")
+
+    calls: dict[str, Any] = {
+        "is_available": lambda: True, "is_initialized": lambda: True, "get_rank": broken,
+        "get_world_size": lambda: 2,
+    }
+    calls.update(overrides)
+    return types.SimpleNamespace(**calls)
+
+
+@pytest.mark.parametrize(
+    "dist",
+    [
+        pytest.param(_failing_dist(), id="get_rank-raises"),
+        pytest.param(_failing_dist(is_initialized=lambda: 1 / 0), id="is_initialized-raises"),
+        pytest.param(_failing_dist(get_rank=lambda: -1), id="rank-outside-world"),
+    ],
+)
+def test_a_torch_distributed_error_fails_closed_naming_what_was_seen(
+    monkeypatch: pytest.MonkeyPatch, dist: types.SimpleNamespace
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(distributed=dist))
+    env = {"MASTER_ADDR": "10.0.0.1", "LOCAL_RANK": "1", "WORLD_SIZE": "2"}
+    with pytest.raises(ConfigError, match="Refusing to guess rank 0") as raised:
+        ranks.detect_world(env)
+    assert "MASTER_ADDR=10.0.0.1" in str(raised.value) and "LOCAL_RANK=1" in str(raised.value)
+    assert "WORLD_SIZE=2" in str(raised.value)
+
+
+def test_a_torch_distributed_error_with_no_launcher_variables_says_none_seen(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(distributed=_failing_dist()))
+    with pytest.raises(ConfigError, match="launcher variables seen: none"):
+        ranks.detect_world({})
+
+
+def test_a_session_whose_rank_is_unknown_opens_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from wandb_ddp_bridge import wandb_session
+    from wandb_ddp_bridge.phases import Phase
+    from wandb_ddp_bridge.session import active_session
+
+    session = wandb_session(project="p", mode="offline", dir=str(tmp_path))  # constructing reads no rank
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(distributed=_failing_dist()))
+    with pytest.raises(ConfigError, match="cannot tell this process's rank"):
+        session.__enter__()
+    assert session.phase is Phase.NEW and active_session() is None
+    assert list(tmp_path.iterdir()) == []

@@ -146,3 +146,57 @@ def test_non_main_rank_never_touches_wandb(tmp_path: Path) -> None:
     assert "phase-checked" in done.stdout
     assert "wandb imported: False" in done.stdout
     assert list(tmp_path.rglob("*")) == []
+
+
+def test_summary_off_the_main_process_is_an_empty_write_ignoring_mapping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wandb_ddp_bridge._wandb import active_run_if_loaded
+
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s:
+        summary = s.summary
+        summary["written"] = 1
+        summary.update({"a": 1}, b=2)
+        assert summary["written"] is None  # code written for rank 0 reads None here, never a KeyError
+        assert "written" not in summary and summary.get("written", "default") == "default"
+        assert len(summary) == 0 and list(summary) == [] and dict(summary.items()) == {}
+        del summary["written"]
+        assert summary.pop("written", None) is None and summary.setdefault("x", 1) is None
+        assert s.run is None and s.id is None and not s.is_main_process
+        with s.handoff():
+            with pytest.raises(PhaseError, match="handed off to training"):
+                summary["during"] = 1
+            with pytest.raises(PhaseError, match="handed off to training"):
+                _ = summary["during"]  # reads are phase-checked too, on every rank
+    assert active_run_if_loaded() is None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_summary_on_the_main_process_is_the_runs(tmp_path: Path) -> None:
+    with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s:
+        s.summary["written"] = 1
+        s.summary.update(other=2)
+        assert s.summary["written"] == 1 and "other" in s.summary and s.run is not None
+        assert s.run.summary["other"] == 2
+        with pytest.raises(KeyError):
+            _ = s.summary["missing"]
+        assert s.summary.get("missing", 3) == 3
+
+
+def test_the_rank_is_read_when_the_session_starts_not_when_it_is_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    built_on_rank_1 = wandb_session(project="p", mode="offline", dir=str(tmp_path))
+    monkeypatch.delenv("RANK")
+    monkeypatch.delenv("WORLD_SIZE")
+    with built_on_rank_1 as s:  # started where it runs: the main process
+        assert s.is_main_process and s.run is not None
+    built_on_main = wandb_session(project="p", mode="offline", dir=str(tmp_path))
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with built_on_main as s:
+        assert not s.is_main_process and s.run is None
