@@ -15,6 +15,7 @@ installed, the one place the bridge patches the wandb SDK; :func:`uninstall` put
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,6 +34,7 @@ class StepRebaser:
         self.next_step = next_step  # the run's step of the next row, tracked the way wandb tracks it
         self.first: int | None = None
         self.base: int | None = None
+        self.open_row = False  # data logged into the current row without committing it
         self._log: Callable[..., None] = run.log  # the bound method of the run's class
         self._module_log: Any = None
 
@@ -46,8 +48,7 @@ class StepRebaser:
         """``run.log`` with the step rebased (same signature, same commit rules)."""
         if step is None:
             self._log(data, commit=commit)
-            if commit is None or commit:
-                self.next_step += 1
+            self._advance(data, commit is None or commit)
             return
         target = self.target(int(step))
         if target < self.next_step:
@@ -57,8 +58,20 @@ class StepRebaser:
         else:
             self._log(data, step=target, commit=commit)
             self.next_step = target
-        if commit:
+        self._advance(data, bool(commit))
+
+    def _advance(self, data: Mapping[str, Any], committed: bool) -> None:
+        if committed:
             self.next_step += 1
+            self.open_row = False
+        elif data:
+            self.open_row = True
+
+    def close_row(self) -> None:
+        """Commit the row training left open (releases that log with steps never commit their last one), so
+        the next ``log()`` (post-training) starts a row of its own."""
+        if self.open_row:
+            self.log({}, commit=True)
 
     def _install(self) -> None:
         import wandb
@@ -71,6 +84,10 @@ class StepRebaser:
     def _uninstall(self) -> None:
         import wandb
 
+        try:
+            self.close_row()
+        except Exception as exc:  # the run was finished meanwhile (finish() flushed the row itself)
+            _log.debug("could not commit the last training row: %r", exc)
         if vars(self.run).get("log") == self.log:
             del self.run.log
         if self._module_log is not None and wandb.log == self.log:
@@ -84,10 +101,10 @@ def install(run: Any) -> StepRebaser:
         if _current.run is run:
             return _current
         uninstall()
-    try:
-        start = int(run.step)
-    except Exception:  # a mode without a step counter ("shared"): its own start
-        start = int(getattr(run, "starting_step", 0) or 0)
+    # A resumed run answers `step` with 0 until it logs (wandb 0.31); its `starting_step` is the counter then.
+    start = int(getattr(run, "starting_step", 0) or 0)
+    with contextlib.suppress(Exception):  # a mode without a step counter ("shared") raises
+        start = max(start, int(run.step))
     _current = StepRebaser(run, next_step=start)
     _current._install()
     _log.debug("rebasing explicit steps of run %s from step %s", getattr(run, "id", "?"), start)

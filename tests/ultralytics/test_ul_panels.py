@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ul_checks import assert_one_run_with_every_phase, assert_panels_include, run_scenario_subprocess
+from ul_checks import (
+    OneProject,
+    assert_one_run_with_every_phase,
+    assert_panels_include,
+    native_callback_breaks_on_untrained_models,
+    run_scenario_subprocess,
+)
 from ul_rig import TASKS
 from ul_scenario import run_scenario
 
@@ -30,22 +36,14 @@ def native_runs(tmp_path_factory: pytest.TempPathFactory) -> Any:
         results, _ = run_scenario_subprocess(
             workdir, server, project=PROJECT, native=True, plots=True, tasks=list(TASKS), timeout=290
         )
+        # one run per task, each in its own project: nothing anywhere else
+        assert sorted(run.project for run in server.runs()) == sorted(f"{PROJECT}-{task}" for task in TASKS)
         yield {
             task: assert_one_run_with_every_phase(
-                _Only(server, f"{PROJECT}-{task}"), result, project=f"{PROJECT}-{task}", sessions=None
+                OneProject(server, f"{PROJECT}-{task}"), result, project=f"{PROJECT}-{task}", sessions=None
             )
             for task, result in results.items()
         }
-
-
-class _Only:
-    """The server's records of one project (the native scenarios share one server)."""
-
-    def __init__(self, server: LocalWandbServer, project: str) -> None:
-        self._server, self._project = server, project
-
-    def runs(self) -> list[Any]:
-        return self._server.runs(project=self._project)
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -59,7 +57,10 @@ def test_bridged_run_has_every_panel_of_the_native_callback(
     media = {item.split(": ")[0] for item in ours["media"]}
     assert {"results", "confusion_matrix", "train_batch0", "val_batch0_pred"} <= media
     if task != "classify":
-        assert {"labels", "curves/Precision-Recall(B)_table"} <= media
+        assert "labels" in media
+    if task != "classify" and not native_callback_breaks_on_untrained_models():
+        # (8.3.0 computes curves only after a validation with a true positive; an untrained model has none)
+        assert "curves/Precision-Recall(B)_table" in media
         assert "run_table" in ours["artifact types"]
     # each plot once per version of its file: an image is never logged twice in one row, nor re-sent unchanged
     counts: dict[str, int] = {}

@@ -101,7 +101,8 @@ def run_scenario(
 
 
 def inject_wandb_failures(events: tuple[str, ...], *, native: bool) -> None:
-    """Make a W&B logging callback raise at ``events`` (after doing its work), in this process."""
+    """Make a W&B logging callback raise at ``events``, in this process: at ``on_fit_epoch_end`` after doing
+    its work, at ``on_train_end`` before (so whatever it would have logged there is lost)."""
     if native:
         from ultralytics.utils.callbacks import wb
 
@@ -117,7 +118,8 @@ def inject_wandb_failures(events: tuple[str, ...], *, native: bool) -> None:
 
 def _failing(original: Any, event: str, *, module: str | None = None) -> Any:
     def failing(*args: Any) -> None:
-        original(*args)
+        if event != "on_train_end":
+            original(*args)
         raise RuntimeError(f"injected W&B logging failure at {event}")
 
     failing.__module__ = module or failing.__module__  # a native callback is known by its module
