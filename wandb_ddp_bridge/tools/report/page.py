@@ -207,7 +207,7 @@ def _images(report: Report, media_link: MediaLink | None) -> str:
         src = _image_src(item, media_link)
         when = f" · epoch {item.epoch}" if item.epoch is not None else f" · step {item.step}" if item.step else ""
         picture = (
-            f"<img{attrs(src=src, alt=item.key, width=item.width, height=item.height, loading='lazy')}>"
+            f"<img{attrs(src=src, alt=item.key, width=item.width, height=item.height)}>"
             if src
             else '<p class="empty">image not collected</p>'
         )

@@ -58,14 +58,23 @@ def _label(spans: Sequence[Stage], trainings: int) -> tuple[str, str]:
 
 
 def _short(command: str) -> str:
-    """``python -m pkg demo`` / ``python _temp_123.py``: the interpreter and script by their base names."""
+    """The program in a few words (``python -m wandb_ddp_bridge demo``, ``python -u _temp_123.py``): paths by
+    their base names, and nothing past an argument that is data (JSON, long values)."""
     try:
         argv = shlex.split(command)
     except ValueError:
         argv = command.split()
-    shown = [os.path.basename(a) if "/" in a and not a.startswith("-") else a for a in argv]
-    text = " ".join(shown)
-    return text if len(text) <= 90 else text[:89] + "…"
+    shown: list[str] = []
+    for arg in argv:
+        if (len(arg) > 40 and "/" not in arg) or any(c in arg for c in "{}[]= "):
+            shown.append("…")
+            break
+        shown.append(os.path.basename(arg) if "/" in arg and not arg.startswith("-") else arg)
+        if len(shown) >= 6:
+            if len(argv) > 6:
+                shown.append("…")
+            break
+    return " ".join(shown)
 
 
 def holder_of(process: ProcessInfo | None, writer: WriterInfo | None) -> tuple[str | None, str | None, int | None]:

@@ -1,0 +1,106 @@
+"""The run page of a DDP run (2 gloo ranks through Ultralytics' launcher) and of a run full of injections."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from browser_support import Page, keep_screenshot, screenshot_dir
+from runs import PAYLOAD_IMG, PAYLOAD_METRIC, PAYLOAD_SCRIPT, make_escaping_run, run_ddp_scenario, verify_html
+
+from wandb_ddp_bridge.testing import LocalWandbServer
+from wandb_ddp_bridge.tools.report import run_page_path, server_pages
+
+
+@pytest.fixture(scope="module")
+def page_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalWandbServer]:
+    """A local server that serves the run pages, for the runs of this module."""
+    with LocalWandbServer(tmp_path_factory.mktemp("server"), pages=server_pages) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def ddp_run(page_server: LocalWandbServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """The DDP scenario's run path and its `verify --html` file."""
+    pytest.importorskip("ultralytics")
+    work = tmp_path_factory.mktemp("ddp")
+    run_ddp_scenario(work, page_server, project="ddp-page")
+    (run,) = page_server.runs(project="ddp-page")
+    html = work / "ddp.html"
+    result = verify_html(run.path, page_server.url, page_server.api_key, html)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return run.path, html
+
+
+@pytest.fixture(params=["live", "file"])
+def ddp_page(
+    request: pytest.FixtureRequest, ddp_run: tuple[str, Path], page_server: LocalWandbServer, page: Page
+) -> Page:
+    path, html = ddp_run
+    page.tab.goto(page_server.url + run_page_path(path) if request.param == "live" else html.as_uri())
+    return page
+
+
+@pytest.mark.slow
+def test_the_ddp_training_bar_is_held_by_global_rank_0(ddp_page: Page) -> None:
+    rows = ddp_page.tab.locator(".timeline .tl-row[data-phase]")
+    assert rows.locator(".phase-name").all_inner_texts() == ["PRE", "training", "POST"]
+    assert rows.evaluate_all("rs => rs.map(r => r.dataset.exit)") == ["0", "0", "0"]
+    training = ddp_page.tab.locator('.tl-row[data-phase="training"]')
+    assert training.get_attribute("data-rank") == "0"
+    holder = training.locator(".holder").inner_text()
+    assert "global rank 0 of 2" in holder, holder
+    # the parent (PRE, POST) is another process than the worker that held training
+    pids = [t.split(" ")[1] for t in rows.locator(".holder").all_inner_texts()]
+    assert pids[0] == pids[2] != pids[1]
+    assert "RANK=0" in (training.locator(".holder").get_attribute("title") or "")
+    assert ddp_page.errors == []
+
+
+@pytest.mark.slow
+def test_the_ddp_page_shows_ultralytics_images(ddp_page: Page) -> None:
+    shown = ddp_page.tab.locator("#images figure[data-media]").evaluate_all("fs => fs.map(f => f.dataset.media)")
+    for key in ("results", "confusion_matrix", "BoxPR_curve"):
+        assert key in shown, shown
+    # every image really loaded (live: from the server's files; file: inlined)
+    ddp_page.tab.wait_for_load_state("load")
+    widths = ddp_page.tab.locator("#images img").evaluate_all("is => is.map(i => i.complete && i.naturalWidth)")
+    assert widths and all(w and w > 0 for w in widths), widths
+    assert ddp_page.errors == []
+
+
+@pytest.mark.slow
+def test_screenshot_of_the_ddp_timeline(ddp_run: tuple[str, Path], page_server: LocalWandbServer, page: Page) -> None:
+    page.tab.goto(page_server.url + run_page_path(ddp_run[0]))
+    shot = screenshot_dir() / "timeline-ddp.png"
+    page.tab.locator("#timeline").screenshot(path=str(shot))
+    keep_screenshot(shot, "timeline-ddp.png")
+    page.tab.screenshot(path=str(screenshot_dir() / "run-page-ddp-full.png"), full_page=True)
+    assert shot.stat().st_size > 5_000
+
+
+@pytest.fixture(scope="module")
+def escaping_run(page_server: LocalWandbServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    work = tmp_path_factory.mktemp("escaping")
+    path = make_escaping_run(page_server, work)
+    html = work / "escaping.html"
+    result = verify_html(path, page_server.url, page_server.api_key, html)
+    assert "run page written to" in result.stdout, result.stdout[-3000:] + result.stderr[-3000:]
+    return path, html
+
+
+@pytest.mark.parametrize("source", ["live", "file"])
+def test_injections_from_the_run_render_as_text_and_never_run(
+    source: str, escaping_run: tuple[str, Path], page_server: LocalWandbServer, page: Page
+) -> None:
+    path, html = escaping_run
+    page.tab.goto(page_server.url + run_page_path(path) if source == "live" else html.as_uri())
+    assert page.tab.evaluate("window.__pwned") is None
+    assert page.tab.inner_text("#run-name") == PAYLOAD_SCRIPT
+    text = page.tab.inner_text("body")
+    assert PAYLOAD_IMG in text  # config key and value, and the group, as text
+    assert PAYLOAD_METRIC in page.tab.locator("figure.chart").evaluate_all("fs => fs.map(f => f.dataset.metric)")
+    assert page.tab.locator("main img").count() == 0  # no image element came out of the payloads
+    assert page.tab.locator("script").count() == 0
+    assert page.errors == []
