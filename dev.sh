@@ -31,6 +31,11 @@ fi
 "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 \
   || "$VENV/bin/python" -m pip install -q --no-deps -e .
 export PATH="$VENV/bin:$PATH" YOLO_OFFLINE=1
+# the browser tests drive the system Chromium (a Debian package: Playwright downloads no browser)
+if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "dev.sh: installing chromium for the browser tests (apt-get)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 
 task="${1:-help}"; shift || true
 case "$task" in
