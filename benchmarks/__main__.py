@@ -1,6 +1,6 @@
 """Run every benchmark against the embedded local W&B server and print one markdown report.
 
-    python -m benchmarks [--reps N] [--skip-yolo] [--output docs/benchmarks.md]
+    python -m benchmarks [--reps N] [--skip-yolo] [--only page] [--output docs/benchmarks.md]
 
 A/B repetitions are interleaved (A, B, A, B, ...) so drift on the machine hits both sides alike. The numbers
 are medians of one run on this machine, not assertions: the test suite never times anything.
@@ -209,6 +209,59 @@ def bench_callbacks(data_yaml: Path) -> list[Row]:
     ]
 
 
+def bench_training_logging(reps: int, data_yaml: Path) -> list[Row]:
+    """(g) W&B time inside the training, side by side on the same training (plots on, 3 epochs): the bridge's
+    callbacks with Ultralytics' W&B setting off vs Ultralytics' own W&B callback (setting on) logging into the
+    same kind of handed-off run. Toggling the setting per training needs a release that reads it when the
+    trainer is built (`native_init_at_pretrain_end`, 8.4.177+)."""
+    from ultralytics import YOLO
+    from ultralytics.utils import SETTINGS
+
+    from wandb_ddp_bridge.integrations.ultralytics import callbacks as bridge_callbacks
+    from wandb_ddp_bridge.integrations.ultralytics import containment, releases
+
+    if not releases.holds("native_init_at_pretrain_end"):
+        return [("training W&B time: bridge vs native callback", "skipped", "needs Ultralytics 8.4.177+", "")]
+    timed_classes = (bridge_callbacks.RankZeroCallback, containment.ContainedNative)
+    originals = {cls: cls.__call__ for cls in timed_classes}
+    spent = {cls: 0.0 for cls in timed_classes}
+
+    def timed(cls: type) -> Callable[..., Any]:
+        def call(self: Any, trainer: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return originals[cls](self, trainer)
+            finally:
+                spent[cls] += time.perf_counter() - start
+        return call
+
+    def training(native: bool) -> Callable[[], float]:
+        def job() -> float:
+            SETTINGS.update({"wandb": native})
+            counted = containment.ContainedNative if native else bridge_callbacks.RankZeroCallback
+            spent[counted] = 0.0
+            with wandb_session(project="bench-training-logging") as s:
+                model = YOLO("yolov8n.yaml")
+                with s.handoff(model) as h:
+                    h.train(data=str(data_yaml), epochs=3, imgsz=64, batch=4, workers=0, plots=True,
+                            device="cpu", amp=False, verbose=False, project=tempfile.mkdtemp())
+            return spent[counted]
+        return job
+
+    for cls in timed_classes:
+        cls.__call__ = timed(cls)  # type: ignore[method-assign]
+    try:
+        bridge, native = interleaved(reps, training(False), training(True))
+    finally:
+        for cls, call in originals.items():
+            cls.__call__ = call  # type: ignore[method-assign]
+        SETTINGS.update({"wandb": False})
+    ratio = median_ms(bridge) / median_ms(native)
+    return [("training W&B time (3 epochs, plots): bridge's callbacks, setting off", f"{median_ms(bridge):.0f} ms",
+             f"Ultralytics' own W&B callback, setting on: {median_ms(native):.0f} ms (same training, same panels)",
+             f"{ratio:.2f}x (goal <= 1.00)")]
+
+
 def bench_import(reps: int) -> list[Row]:
     """(c) `import wandb_ddp_bridge` over a bare interpreter start; nothing heavy imported."""
     def run(code: str) -> float:
@@ -259,16 +312,84 @@ def bench_steady_state(sessions: int = 20) -> list[Row]:
              f"fds {before[2]}→{after[2]}, RSS +{after[3] - before[3]:.1f} MB", "goal: no growth, RSS < 5 MB")]
 
 
+#: The page benchmark's run: what a long training logs (goal: < 200 ms of server time, < 1 MB of HTML).
+PAGE_EPOCHS, PAGE_METRICS = 1000, 20
+PAGE_GOAL_MS, PAGE_GOAL_BYTES = 200.0, 1_000_000
+
+
+def bench_page(reps: int) -> list[Row]:
+    """(f) The run page of a 1,000-epoch x 20-metric run: server time to render it (evidence from the server's
+    records, the checks, the HTML) and its size, also as served over HTTP."""
+    import urllib.request
+
+    from wandb_ddp_bridge.tools.report import run_page_path, server_pages
+
+    families = ("train", "val", "metrics", "lr")
+    keys = [f"{families[i % 4]}/metric_{i}" for i in range(PAGE_METRICS)]
+    with tempfile.TemporaryDirectory() as data, LocalWandbServer(data_dir=data, pages=server_pages) as server:
+        saved = dict(os.environ)
+        os.environ.update(server.env())
+        os.environ["WANDB_DIR"] = tempfile.mkdtemp(prefix="bench-page-")
+        try:
+            with wandb_session(project="bench-page", name="long-run") as s:
+                s.save_config({"epochs": PAGE_EPOCHS})
+                with s.handoff():
+                    from wandb_ddp_bridge import attach, detach
+
+                    run = attach()
+                    assert run is not None
+                    for epoch in range(1, PAGE_EPOCHS + 1):
+                        run.log({"epoch": epoch, **{k: 1.0 / (epoch + i) for i, k in enumerate(keys)}})
+                    detach()
+                s.log({"post/score": 1.0})
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        path = server.runs()[0].path
+        route = run_page_path(path)
+        render: list[float] = []
+        served: list[float] = []
+        size = 0
+        for _ in range(max(reps, 5)):
+            start = time.perf_counter()
+            page = server_pages(server, route)
+            render.append(time.perf_counter() - start)
+            assert page is not None and page.status == 200
+            size = len(page.body)
+            start = time.perf_counter()
+            with urllib.request.urlopen(server.url + route) as response:
+                response.read()
+            served.append(time.perf_counter() - start)
+    ms, http_ms = median_ms(render), median_ms(served)
+    print(f"page: {ms:.0f} ms server time ({ms / PAGE_GOAL_MS:.2f} of the 200 ms goal), {size / 1e6:.2f} MB "
+          f"({size / PAGE_GOAL_BYTES:.2f} of the 1 MB goal), {http_ms:.0f} ms over HTTP", file=sys.stderr)
+    return [
+        (f"run page, {PAGE_EPOCHS:,} epochs x {PAGE_METRICS} metrics: server time", f"{ms:.0f} ms",
+         f"served over HTTP {http_ms:.0f} ms (records read, checks, HTML)",
+         f"{ms / PAGE_GOAL_MS:.2f} of goal < 200 ms"),
+        (f"run page, {PAGE_EPOCHS:,} epochs x {PAGE_METRICS} metrics: size", f"{size / 1e6:.2f} MB",
+         "charts downsampled to 400 points each", f"{size / PAGE_GOAL_BYTES:.2f} of goal < 1 MB"),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--skip-yolo", action="store_true")
+    parser.add_argument("--only", choices=["page"], help="run only this benchmark")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("WANDB_SILENT", "true")
+    if args.only == "page":
+        report = render(bench_page(args.reps))
+        print(report)
+        if args.output:
+            args.output.write_text(report)
+        return
     rows: list[Row] = []
     rows += bench_import(args.reps)
+    rows += bench_page(args.reps)
     with local_backend():
         rows += bench_handoff(args.reps)
         if not args.skip_yolo:
@@ -278,6 +399,7 @@ def main() -> None:
                 os.environ["YOLO_CONFIG_DIR"] = tmp
                 data = make_detection_dataset(Path(tmp) / "data")
                 rows += bench_callbacks(data)
+                rows += bench_training_logging(max(1, args.reps // 2), data)
                 rows += bench_whole_job(max(1, args.reps // 2), data)
         rows += bench_steady_state()
     report = render(rows)
