@@ -45,7 +45,8 @@ MANAGER = Vocabulary(
     not_started="the W&B run is not started yet",
     already_open="initialize() was already called",
     finished="the run is already finished (finish() was called)",
-    finish_done="finish() was already called; remove the second call",
+    finish_done="finish() was already called",
+    finish_twice="remove the second call (or create a new WandbManager for a new run)",
     new="create a new WandbManager for a new run",
 )
 

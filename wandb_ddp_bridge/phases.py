@@ -100,6 +100,7 @@ class Vocabulary:
     already_open: str
     finished: str
     finish_done: str
+    finish_twice: str
     new: str
 
 
@@ -114,6 +115,7 @@ SESSION = Vocabulary(
     already_open="the session is already open",
     finished="the session has finished and its run is closed",
     finish_done="the `with wandb_session(...)` block already ended it",
+    finish_twice="leave the `with wandb_session(...)` block once, and for another run use wandb_session(cfg) again",
     new="open a new session with wandb_session(cfg) (it creates a new run)",
 )
 
@@ -123,7 +125,8 @@ _TRANSITION_ERRORS: dict[tuple[Phase, str], str] = {
     (Phase.NEW, "return"): "{not_started}, so nothing is handed off: {start}, then call {handoff} before training",
     (Phase.NEW, "exit"): "{not_started}, so there is nothing to finish: {start}",
     (Phase.PRE, "enter"): "{already_open}: the run is open, use it (it is entered once)",
-    (Phase.HANDOFF, "enter"): "{already_open}: the run is open and handed off to training",
+    (Phase.HANDOFF, "enter"): "{already_open}: the run is open and handed off to training; use it: train inside "
+    "the current handoff, then {take_back}",
     (Phase.POST, "enter"): "{already_open}: the run is open, use it (it is entered once)",
     (Phase.FINISHED, "enter"): "{finished}; {new}",
     (Phase.PRE, "return"): "the run is not handed off, so there is nothing to take back; call {handoff} before "
@@ -136,7 +139,8 @@ _TRANSITION_ERRORS: dict[tuple[Phase, str], str] = {
     (Phase.FINISHED, "handoff"): "{finished}; hand off before the run finishes, or {new}",
     (Phase.HANDOFF, "exit"): "the run is handed off to training: {take_back} first (it takes the run back), "
     "then finish",
-    (Phase.FINISHED, "exit"): "the run is already finished: a run is finished exactly once ({finish_done})",
+    (Phase.FINISHED, "exit"): "the run is already finished: a run is finished exactly once ({finish_done}); "
+    "{finish_twice}",
 }
 
 _METHOD_ERRORS: dict[Phase, str] = {
