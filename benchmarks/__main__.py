@@ -323,6 +323,7 @@ def bench_page(reps: int) -> list[Row]:
     import urllib.request
 
     from wandb_ddp_bridge.tools.report import run_page_path, server_pages
+    from wandb_ddp_bridge.tools.report.charts import MAX_DRAWN
 
     families = ("train", "val", "metrics", "lr")
     keys = [f"{families[i % 4]}/metric_{i}" for i in range(PAGE_METRICS)]
@@ -368,7 +369,7 @@ def bench_page(reps: int) -> list[Row]:
          f"served over HTTP {http_ms:.0f} ms (records read, checks, HTML)",
          f"{ms / PAGE_GOAL_MS:.2f} of goal < 200 ms"),
         (f"run page, {PAGE_EPOCHS:,} epochs x {PAGE_METRICS} metrics: size", f"{size / 1e6:.2f} MB",
-         "charts downsampled to 400 points each", f"{size / PAGE_GOAL_BYTES:.2f} of goal < 1 MB"),
+         f"charts downsampled to {MAX_DRAWN} points each", f"{size / PAGE_GOAL_BYTES:.2f} of goal < 1 MB"),
     ]
 
 

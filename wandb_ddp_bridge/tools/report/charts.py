@@ -17,8 +17,8 @@ from .html import attrs, esc
 
 __all__ = ["MAX_DRAWN", "Series", "chart_svg", "downsample", "epoch_series", "families", "fmt"]
 
-#: Points drawn per chart at most; longer series are downsampled for display.
-MAX_DRAWN = 400
+#: Points drawn per chart at most (about one per pixel of the plot); longer series are downsampled for display.
+MAX_DRAWN = 300
 #: Up to this many drawn points each gets its own dot (with a tooltip): one dot per epoch on short runs.
 MAX_DOTS = 150
 _W, _H = 360, 190
@@ -94,6 +94,8 @@ def downsample(points: Sequence[Point], limit: int = MAX_DRAWN) -> list[Point]:
         return list(points)
     out = [points[0]]
     every = (n - 2) / (limit - 2)
+    xs = [p[0] for p in points]
+    ys = [p[1] for p in points]
     # prefix sums: each bucket's average in O(1)
     sum_x, sum_y = [0.0], [0.0]
     for px, py in points:
@@ -109,11 +111,11 @@ def downsample(points: Sequence[Point], limit: int = MAX_DRAWN) -> list[Point]:
             avg_y = (sum_y[nxt_end] - sum_y[nxt_start]) / count
         else:
             avg_x, avg_y = points[-1]
-        ax, ay = points[a]
+        ax, ay = xs[a], ys[a]
+        dx, dy = ax - avg_x, avg_y - ay
         best, best_area = start, -1.0
         for j in range(start, min(end, n - 1)):
-            x, y = points[j]
-            area = abs((ax - avg_x) * (y - ay) - (ax - x) * (avg_y - ay))
+            area = abs(dx * (ys[j] - ay) - (ax - xs[j]) * dy)
             if area > best_area:
                 best, best_area = j, area
         out.append(points[best])
@@ -146,12 +148,13 @@ def chart_svg(series: Series) -> str:
     x0, x1 = _span(min(xs), max(xs))
     y0, y1 = _span(min(ys), max(ys))
     pw, ph = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
+    kx, ky = pw / (x1 - x0), ph / (y1 - y0)
 
     def sx(x: float) -> float:
-        return _LEFT + (x - x0) / (x1 - x0) * pw
+        return _LEFT + (x - x0) * kx
 
     def sy(y: float) -> float:
-        return _TOP + (1 - (y - y0) / (y1 - y0)) * ph
+        return _TOP + ph - (y - y0) * ky
 
     parts = [
         f'<svg viewBox="0 0 {_W} {_H}" class="chart-svg"{attrs(role="img", aria_label=f"{series.key} per epoch")}>',
@@ -169,7 +172,8 @@ def chart_svg(series: Series) -> str:
     for x in ticks:
         parts.append(f'<text x="{sx(x):.1f}" y="{_H - 10}" class="xlab">{esc(fmt(x))}</text>')
     parts.append(f'<text x="{_LEFT + pw}" y="{_H - 1}" class="xname">epoch</text>')
-    coords = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in drawn)
+    left, bottom = _LEFT - x0 * kx, _TOP + ph + y0 * ky  # inlined sx/sy: this runs for every drawn point
+    coords = " ".join(f"{left + x * kx:.1f},{bottom - y * ky:.1f}" for x, y in drawn)
     parts.append(f'<polyline points="{coords}" class="line"/>')
     if len(drawn) <= MAX_DOTS:
         for x, y in drawn:
