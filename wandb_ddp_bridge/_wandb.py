@@ -54,13 +54,16 @@ def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> 
     return wandb.Settings(**values)
 
 
-def init_new(config: BridgeConfig) -> Run:
-    """Create the session's run (main process only)."""
+def init_new(config: BridgeConfig, *, run_id: str | None = None) -> Run:
+    """Create the session's run (main process only). With ``run_id``: create the run with that id, or continue
+    it (``resume="allow"``) when it exists: one run for the whole life of a restarted job."""
     import wandb
 
     started = time.perf_counter()
+    named: dict[str, Any] = {"id": run_id, "resume": "allow"} if run_id is not None else {}
     try:
         run = wandb.init(
+            **named,
             project=config.project,
             entity=config.entity,
             name=config.name,
@@ -74,7 +77,8 @@ def init_new(config: BridgeConfig) -> Run:
         )
     except wandb.errors.Error as exc:
         raise BackendError(_backend_message("create the run", config, exc)) from exc
-    _log.debug("created run %s in %.3fs", run.id, time.perf_counter() - started)
+    how = "continued" if getattr(run, "resumed", False) else "created"
+    _log.debug("%s run %s in %.3fs", how, run.id, time.perf_counter() - started)
     return run
 
 

@@ -66,6 +66,18 @@ class BridgeConfig:
     fast_path: Literal["auto", "never"] = "auto"
     #: What to do when the backend is unreachable at session start or at resume.
     on_backend_error: Literal["raise", "offline"] = "raise"
+    #: The run to create or continue: an id, ``"auto"`` (derived from the scheduler's job identity, see
+    #: ``run_ids``), or ``None`` for a new run. Never read from ``WANDB_RUN_ID`` (stale ids leak between jobs).
+    run_id: str | None = None
+    #: With ``run_id="auto"``: the environment variable holding your job's identity (e.g. a Kubernetes Job name).
+    job_identity_env: str | None = None
+    #: A checkpoint (e.g. Ultralytics' ``weights/last.pt``) whose run this session continues: the bridge
+    #: recorded the run next to it when that training started.
+    resume_from: str | None = None
+    #: Signals that mean "this job is being preempted" while training runs in this process (by name).
+    preemption_signals: tuple[str, ...] = ("SIGTERM",)
+    #: After a preemption signal, training gets this long to finish its step and save before it is cut off.
+    preemption_grace_seconds: float = 10.0
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -139,7 +151,7 @@ class BridgeConfig:
                     f"base_url={values['base_url']!r} (from {where('base_url')}) must start with "
                     "http:// or https://"
                 )
-        for key in ("init_timeout", "resume_grace_seconds"):
+        for key in ("init_timeout", "resume_grace_seconds", "preemption_grace_seconds"):
             if key in values:
                 values[key] = _positive_number(key, values[key], where(key))
         if "resume_attempts" in values:
@@ -153,7 +165,17 @@ class BridgeConfig:
                 raise ConfigError(
                     f"{key}={values[key]!r} (from {where(key)}) must be one of {', '.join(allowed)}"
                 )
-        for key in ("entity", "name", "group", "job_type", "notes", "dir", "api_key"):
+        if "run_id" in values:
+            from .run_ids import AUTO, validate_run_id
+
+            if values["run_id"] != AUTO:
+                validate_run_id(values["run_id"], where=f"run_id (from {where('run_id')})")
+        if "preemption_signals" in values:
+            values["preemption_signals"] = _parse_signals(values["preemption_signals"], where("preemption_signals"))
+        if "resume_from" in values and isinstance(values["resume_from"], os.PathLike):
+            values["resume_from"] = os.fspath(values["resume_from"])
+        for key in ("entity", "name", "group", "job_type", "notes", "dir", "api_key", "job_identity_env",
+                    "resume_from"):
             if key in values and not isinstance(values[key], str):
                 shown = "<hidden>" if key == "api_key" else repr(values[key])
                 raise ConfigError(f"{key}={shown} (from {where(key)}) must be a string")
@@ -205,6 +227,25 @@ def _as_mapping(obj: Any, label: str) -> Mapping[str, Any]:
         f"cannot read W&B settings from {label} of type {type(obj).__name__}: pass a mapping, a dataclass, "
         "a SimpleNamespace, an OmegaConf config, or keyword arguments"
     )
+
+
+def _parse_signals(raw: Any, where: str) -> tuple[str, ...]:
+    import signal
+
+    names = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, Iterable) else None
+    if names is None:
+        raise ConfigError(f"preemption_signals={raw!r} (from {where}) must be a list of signal names")
+    parsed = []
+    for name in names:
+        text = str(name).upper()
+        text = text if text.startswith("SIG") else "SIG" + text
+        if not isinstance(getattr(signal, text, None), signal.Signals) or text in ("SIGKILL", "SIGSTOP"):
+            raise ConfigError(
+                f"preemption_signals: {name!r} (from {where}) is not a signal that can be handled; "
+                "use names such as SIGTERM, SIGUSR1 (Slurm's --signal=USR1@60)"
+            )
+        parsed.append(text)
+    return tuple(parsed)
 
 
 def _parse_devices(raw: Any, where: str) -> Devices:

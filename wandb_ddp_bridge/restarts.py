@@ -20,6 +20,8 @@ from .errors import ConfigError
 __all__ = [
     "ATTEMPTS_KEY",
     "RUN_RECORD_NAME",
+    "ContinuedRun",
+    "GuardedConfig",
     "RunRecord",
     "attempt_config_key",
     "find_run_record",
@@ -137,3 +139,51 @@ def _read(path: Path) -> RunRecord:
             "or pass run_id= to name the run to continue"
         ) from None
 
+
+
+class GuardedConfig:
+    """``run.config`` of a continued run: a key an earlier attempt stored keeps its value; a different value
+    from this attempt is kept under :func:`attempt_config_key` instead (and said once), never overwriting."""
+
+    def __init__(self, config: Any, attempt: int) -> None:
+        self._config = config
+        self._attempt = attempt
+
+    def update(self, values: Mapping[str, Any], allow_val_change: bool = False) -> None:
+        safe, changed = split_config_update(self._config, dict(values))
+        if safe:
+            self._config.update(safe, allow_val_change=True)
+        if changed:
+            key = attempt_config_key(self._attempt)
+            previous = self._config.get(key) if key in self._config else None
+            kept = {**(dict(previous) if isinstance(previous, Mapping) else {}), **changed}
+            self._config.update({key: kept}, allow_val_change=True)
+            from . import _log
+
+            _log.warn_once(
+                f"attempt {self._attempt} changes config {sorted(changed)} that an earlier attempt of this run "
+                f"stored; the earlier values are kept, this attempt's are under config[{key!r}]"
+            )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._config, name)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._config[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._config
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._config.get(key, default)
+
+
+class ContinuedRun:
+    """A continued run as the session's writers see it: the same run, with a :class:`GuardedConfig`."""
+
+    def __init__(self, run: Any, attempt: int) -> None:
+        self._run = run
+        self.config = GuardedConfig(run.config, attempt)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._run, name)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from . import _log, _wandb
 from .config import BridgeConfig
 from .env import MANAGED_VARIABLES, EnvSnapshot
-from .errors import BackendError, PhaseError
+from .errors import BackendError, ConfigError, PhaseError
 from .phases import (
     FAILED_KEY,
     FAILURE_KEY,
@@ -36,6 +36,8 @@ from .phases import (
     parse_marker,
 )
 from .ranks import detect_world
+from .restarts import ATTEMPTS_KEY, RUN_RECORD_NAME, ContinuedRun, find_run_record, next_attempt, update_attempt
+from .run_ids import RunIdentity, resolve_run_id
 from .signals import Unwinding, add_note
 
 if TYPE_CHECKING:
@@ -65,6 +67,17 @@ def exit_code_for(exc: BaseException | None) -> int:
     return 1
 
 
+def outcome_of(exc: BaseException | None, exit_code: int) -> str:
+    """How an attempt ended, for the run's attempt record: finished, preempted, interrupted or failed."""
+    if exit_code == 0:
+        return "finished"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if isinstance(exc, SystemExit) and exit_code > 128:  # ended by a signal (Terminated, Preempted)
+        return "preempted"
+    return "failed"
+
+
 def _failed_code(errors: list[BaseException]) -> int:
     """The exit code a run ends with when these cleanup errors happened (0: none)."""
     return max(1, exit_code_for(errors[0])) if errors else 0
@@ -86,6 +99,10 @@ class Session:
         self._handoffs = 0
         self._lost_run = False
         self._handoff: Handoff | None = None  # the open handoff (phase HANDOFF)
+        #: this process's attempt at the run (> 1: the run was continued after a restart) and its record
+        self._attempt = 1
+        self._attempts_before: list[dict[str, Any]] = []
+        self._attempt_fields: dict[str, Any] = {}
 
     # ----------------------------------------------------------------- state
     @property
@@ -190,6 +207,8 @@ class Session:
             self._phase = nxt
             run = self._run
             if run is not None:
+                outcome = outcome_of(primary, exit_code)
+                self._attempt_fields.update(ended=time.time(), exit_code=exit_code, outcome=outcome)
                 steps.run(self._mark, self._ending_marker(), failure=primary)
                 exit_code = exit_code or _failed_code(steps.errors)
                 if _wandb.active_run() is run:
@@ -230,20 +249,72 @@ class Session:
                 "your own wandb.init(). Remove that call and let the session create the run, or hand it "
                 "over with `wandb_session.adopt(run)`"
             )
+        identity = self._run_identity()
+        run_id = identity.run_id if identity is not None else None
         try:
-            self._run = _wandb.init_new(self.config)
+            self._run = _wandb.init_new(self.config, run_id=run_id)
         except BackendError as error:
             if self.config.on_backend_error != "offline" or self.config.mode != "online":
                 raise
             import dataclasses
 
             self.config = dataclasses.replace(self.config, mode="offline")
-            self._run = _wandb.init_new(self.config)
+            self._run = _wandb.init_new(self.config, run_id=run_id)
             _log.warning(
                 "%s\nContinuing OFFLINE (on_backend_error='offline'); upload the run later with:\n  wandb sync %s",
                 error, _wandb.run_dir(self._run),
             )
         self._run_id = self._run.id
+        self._start_attempt(identity)
+
+    def _run_identity(self) -> RunIdentity | None:
+        """The run to create or continue: ``run_id`` (explicit or ``"auto"``), or the run recorded next to
+        ``resume_from``'s checkpoint; ``None`` for a new run with a fresh id."""
+        config = self.config
+        identity = resolve_run_id(
+            config.run_id, project=config.project, entity=config.entity, identity_env=config.job_identity_env
+        )
+        if config.resume_from is None:
+            return identity
+        record = find_run_record(config.resume_from)
+        if record is None:
+            raise ConfigError(
+                f"resume_from={config.resume_from!r}: no run record ({RUN_RECORD_NAME}) next to that checkpoint, "
+                "so its run is unknown (was it trained through the bridge?). Pass run_id= to name the run to "
+                "continue, or drop resume_from to start a new run."
+            )
+        if record.project != config.project or (config.entity and record.entity and record.entity != config.entity):
+            raise ConfigError(
+                f"resume_from={config.resume_from!r} belongs to run {record.where}, but this session's project is "
+                f"{config.entity + '/' if config.entity else ''}{config.project}: a run id in another project is a "
+                f"different run. Set project={record.project!r} to continue it."
+            )
+        if identity is not None and identity.run_id != record.run_id:
+            raise ConfigError(
+                f"run_id {identity.run_id!r} (from the {identity.source}) conflicts with run {record.run_id!r} "
+                f"recorded next to resume_from={config.resume_from!r} ({record.path}); pass one of them"
+            )
+        return RunIdentity(run_id=record.run_id, source=f"run record {record.path}")
+
+    def _start_attempt(self, identity: RunIdentity | None) -> None:
+        """Number this attempt (a continued run counts the attempts before it) and say what happened."""
+        run = self._run
+        if run is None:
+            return
+        self._attempt_fields = {"started": time.time()}
+        if identity is None:
+            return
+        if getattr(run, "resumed", False):
+            summary: Any = run.summary
+            before = summary.get(ATTEMPTS_KEY)
+            self._attempts_before = [dict(a) for a in before or () if isinstance(a, Mapping)]
+            self._attempt = next_attempt({ATTEMPTS_KEY: self._attempts_before})
+            _log.warning("continuing run %s (attempt %s; id from the %s)", run.id, self._attempt, identity.source)
+        else:
+            _log.warning(
+                "created run %s in %s (id from the %s; no run with this id existed in this project yet)",
+                run.id, self.config.project, identity.source,
+            )
 
     # ------------------------------------------------------------- handoff
     def handoff(self, model: Any = None, *, fast_path: str | None = None) -> Handoff:
@@ -281,7 +352,10 @@ class Session:
     def _checked(self, method: str) -> Run | None:
         """Phase check, then the run to write to (``None`` off the main process)."""
         check_method(self._phase, method)
-        return self._owned_run(f"s.{method}()")
+        run = self._owned_run(f"s.{method}()")
+        if run is not None and self._attempt > 1:
+            return ContinuedRun(run, self._attempt)  # type: ignore[return-value]  # a run, for the writers
+        return run
 
     def _owned_run(self, action: str) -> Run | None:
         """The session's run, after making sure nobody closed or replaced it behind the session's back."""
@@ -394,6 +468,9 @@ class Session:
                 if started is not None:
                     self._markers[marker(parsed[0], parsed[1], "seconds")] = round(now - started, 3)
         values: dict[str, Any] = {MARKERS_KEY: dict(self._markers)}
+        values[ATTEMPTS_KEY] = update_attempt(
+            {ATTEMPTS_KEY: self._attempts_before}, self._attempt, **self._attempt_fields, phases=dict(self._markers)
+        )
         if failure is not None:
             values.update({FAILED_KEY: True, FAILURE_KEY: f"{type(failure).__name__}: {failure}"[:1000]})
         _wandb.update_summary(self._run, values)
