@@ -88,7 +88,10 @@ def start_demo(workdir: Path, *, timeout: float = 240.0, extra: tuple[str, ...] 
         }.items()
     }
     missing = [name for name, match in found.items() if match is None]
-    assert not missing, f"demo output lacks {missing}:\n{text[-4000:]}"
+    if missing:
+        proc.kill()
+        proc.wait(timeout=10)
+        raise AssertionError(f"demo output lacks {missing}:\n{text[-4000:]}")
     return DemoProcess(
         proc,
         page_url=found["page"].group(1),  # type: ignore[union-attr]
