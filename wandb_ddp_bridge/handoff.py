@@ -34,6 +34,7 @@ from .env import HANDOFF_ENV_VAR, Exported, HandoffDescriptor, exported
 from .errors import BackendError, BridgeError, PhaseError
 from .integrations import TrainingContext, find
 from .phases import FAILED_KEY, Phase, holds_run, next_phase
+from .preemption import signal_numbers
 from .signals import GraceExpired, SignalGuard, Unwinding
 
 if TYPE_CHECKING:
@@ -140,10 +141,13 @@ class Handoff:
 
     def _context(self) -> TrainingContext:
         """All an integration may use of this handoff."""
+        config = self._session.config
         return TrainingContext(
-            devices=self._session.config.devices,
+            devices=config.devices,
             release_parent_run=self.release,
             record_result=self._record_result,
+            preemption_signals=signal_numbers(config.preemption_signals),
+            preemption_grace=config.preemption_grace_seconds,
         )
 
     def _record_result(self, outcome: Any) -> None:

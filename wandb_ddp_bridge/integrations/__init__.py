@@ -28,11 +28,16 @@ class TrainingContext:
     ``devices``: the session config's devices (``None``: the framework's default). ``release_parent_run``:
     close the run this process still holds (in-process fast path) before starting processes that must resume
     it; a no-op when nothing is held. ``record_result``: keep what training produced (``h.result``).
+    ``preemption_*``: how to wind training down when the job is preempted.
     """
 
     devices: Any
     release_parent_run: Callable[[], None]
     record_result: Callable[[Any], None]
+    #: signals that mean "preempted" while training runs in this process, and how long training then gets to
+    #: stop at a safe point and save before it is cut off (see ``wandb_ddp_bridge.preemption``)
+    preemption_signals: tuple[int, ...] = ()
+    preemption_grace: float = 10.0
 
 
 @runtime_checkable

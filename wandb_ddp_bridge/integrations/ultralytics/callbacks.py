@@ -11,6 +11,7 @@ the training goes on.
 from __future__ import annotations
 
 import signal
+import threading
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,9 +19,13 @@ from typing import Any
 
 from ... import _log
 from ...attach import attach, detach
+from ...preemption import PreemptionWatch
 from ...ranks import detect_world, is_main_process
 from ...signals import SignalGuard
+from . import context
 from .containment import contain, contained, is_native
+from .launch import spawns_workers
+from .resume import record_run
 from .runlog import EpochLogger
 
 __all__ = ["EVENTS", "RankZeroCallback", "close_attachment", "install", "native_wandb_active"]
@@ -38,6 +43,7 @@ class _State:
     log: EpochLogger | None = None
     completed: bool = False
     signals: SignalGuard | None = None
+    preemption: PreemptionWatch | None = None
 
 
 def native_wandb_active(trainer: Any) -> bool:
@@ -62,7 +68,44 @@ def _on_start(trainer: Any) -> None:
         # A launched DDP worker: torch.distributed.run stops its workers with SIGTERM or SIGINT (maybe both,
         # one after the other). Unwind once, so that teardown finishes the run and flushes its epochs.
         state.signals = SignalGuard(signal.SIGTERM, signal.SIGINT).install()
+    elif state.preemption is None and not spawns_workers(getattr(trainer.args, "device", None),
+                                                          ddp=getattr(trainer, "ddp", None)):
+        ctx = context.current()  # training in this very process: wind it down gracefully when preempted
+        if ctx is not None and ctx.preemption_signals:
+            state.preemption = PreemptionWatch(
+                ctx.preemption_signals, ctx.preemption_grace, lambda signum: _preempting(trainer, state)
+            ).install()
     state.run = attach()
+
+
+def _preempting(trainer: Any, state: _State) -> None:
+    """In the signal handler: the run is marked preempting from a thread (no I/O in a signal handler); training
+    stops when the epoch under way has ended and saved its checkpoint (``_on_train_epoch_start``).
+
+    Not Ultralytics' own ``trainer.stop``: a stopped training runs its final evaluation, which strips
+    ``last.pt`` of its optimizer and epoch, and the next attempt could not resume from it."""
+    run = state.run
+
+    def tell() -> None:
+        _log.warning("preemption signal: training stops once the current epoch is saved, and the run is marked "
+                     "preempting")
+        if run is not None:
+            with contained("the bridge (mark_preempting)", "preemption"):
+                run.mark_preempting()
+
+    threading.Thread(target=tell, name="wandb-ddp-bridge-preempting", daemon=True).start()
+
+
+def end_preemption_watch(trainer: Any, *, raise_if_preempted: bool) -> None:
+    """Put the signal handlers back; then, if the job was preempted, raise :class:`Preempted` (exit non-zero)."""
+    state: _State | None = getattr(trainer, _STATE_ATTR, None)
+    watch = state.preemption if state is not None else None
+    if watch is None or state is None:
+        return
+    state.preemption = None
+    watch.restore()
+    if raise_if_preempted:
+        watch.check()
 
 
 def _on_pretrain_routine_end(trainer: Any) -> None:
@@ -70,10 +113,19 @@ def _on_pretrain_routine_end(trainer: Any) -> None:
     state.run = attach()  # idempotent; where `native_init_at_pretrain_end` holds, the native run starts here
     state.native = native_wandb_active(trainer)
     _log.debug("ultralytics: native W&B callback %s", "active" if state.native else "off, bridge logs epochs")
+    if state.run is not None:
+        record_run(getattr(trainer, "save_dir", None))  # a resumed attempt finds this run from the checkpoint
     if not state.native and state.run is not None and state.log is None:
         state.log = EpochLogger(state.run)
         with contained(_LOGGER, "on_pretrain_routine_end"):
             state.log.start(trainer)
+
+
+def _on_train_epoch_start(trainer: Any) -> None:
+    """The safe point to stop for a preemption: the previous epoch's row is logged and ``last.pt`` saved."""
+    watch = _state(trainer).preemption
+    if watch is not None:
+        watch.check()
 
 
 def _on_train_epoch_end(trainer: Any) -> None:
@@ -100,6 +152,8 @@ def _on_train_end(trainer: Any) -> None:
 
 def _on_teardown(trainer: Any) -> None:
     state = _state(trainer)
+    if state.preemption is not None and state.preemption.received is not None:
+        state.completed = False  # stopped early by a preemption: the attachment ends non-zero
     pending = close_attachment(trainer, exit_code=0 if state.completed else 1)
     if pending is not None and state.completed:
         raise pending  # it arrived during the final finish; otherwise an error is already unwinding
@@ -126,6 +180,7 @@ _TABLE: dict[str, tuple[_Handler, str]] = {
     "on_pretrain_routine_start": (_on_start, "first"),
     "on_pretrain_routine_end": (_on_pretrain_routine_end, "first"),
     "on_train_start": (_on_start, "first"),
+    "on_train_epoch_start": (_on_train_epoch_start, "first"),
     "on_train_epoch_end": (_on_train_epoch_end, "first"),
     "on_fit_epoch_end": (_on_fit_epoch_end, "first"),
     "on_train_end": (_on_train_end, "last"),

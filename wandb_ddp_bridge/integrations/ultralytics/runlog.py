@@ -1,6 +1,6 @@
 """What the run receives from a training when Ultralytics' own W&B callback is off: the bridge's logger.
 
-What the native callback of every release logs, built from trainer state (docs/run-contents.md):
+What the native callback of every release logs, built from trainer state (docs/what-the-run-receives.md):
 
 - one history row per epoch: training losses and learning rates (``on_train_epoch_end``) merged with the
   validation metrics (``on_fit_epoch_end``), plotted against an ``epoch`` step metric; the first row also
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ... import _log
 from ...artifacts.redact import plain
 from . import panels
 from .containment import contained
@@ -39,11 +40,18 @@ class EpochLogger:
     pending: dict[str, float] | None = None
     logged_epochs: list[int] = field(default_factory=list)
     images: panels.PlotImages = field(default_factory=panels.PlotImages)
+    #: the last epoch an earlier attempt of a continued run logged (0: none); redone epochs are skipped
+    logged_before: int = 0
 
     def start(self, trainer: Any) -> None:
         """What the native callback would record at the start, namespaced so it never overrides the user's
         config keys; ``epoch`` as the step metric of every per-epoch family."""
         self.run.config.update({"ultralytics": plain(vars(trainer.args))}, allow_val_change=True)
+        summary: Any = self.run.summary
+        # Only a training resumed from a checkpoint can redo epochs an earlier attempt logged.
+        resumed_training = int(getattr(trainer, "start_epoch", 0) or 0) > 0
+        earlier = summary.get("epoch") if resumed_training else None
+        self.logged_before = int(earlier) if isinstance(earlier, (int, float)) else 0
         self.run.define_metric("epoch")
         for pattern in EPOCH_METRICS:
             self.run.define_metric(pattern, step_metric="epoch")
@@ -62,6 +70,11 @@ class EpochLogger:
         epoch = int(trainer.epoch) + 1
         row: dict[str, Any] = {**self.pending, **metrics, "epoch": epoch}
         self.pending = None
+        if epoch <= self.logged_before:
+            # History is append-only: a row for an epoch an earlier attempt already logged (redone after its
+            # checkpoint) would put the epoch axis out of order, so the earlier row stands and this one is skipped.
+            _log.warn_once(f"epoch {epoch} was logged by an earlier attempt of this run; its redone row is skipped")
+            return
         if not self.logged_epochs:
             with contained(f"{_WHO} (model info)", "on_fit_epoch_end"):
                 row.update(panels.model_info(trainer))

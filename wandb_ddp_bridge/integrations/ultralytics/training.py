@@ -17,7 +17,9 @@ from ...attach import detach
 from ...errors import ConfigError
 from .. import TrainingContext
 from . import context
+from .callbacks import end_preemption_watch
 from .launch import spawns_workers
+from .resume import check_checkpoint_run
 from .trainers import bridged_trainer
 
 __all__ = ["TrainOutcome", "prepare_model", "restore_model", "train"]
@@ -41,6 +43,7 @@ def train(model: Any, ctx: TrainingContext, *, trainer: type | None = None, **tr
     spawns DDP workers)."""
     if "device" not in train_kwargs and ctx.devices is not None:
         train_kwargs["device"] = _device_argument(ctx.devices)
+    check_checkpoint_run(model, train_kwargs)  # resuming another run's checkpoint is refused, both named
     base = trainer if trainer is not None else _task_trainer(model)
     bridged = bridged_trainer(base, spawns_workers=spawns_workers(train_kwargs.get("device")))
     original: Callable[..., Any] = getattr(model, _ORIGINAL_TRAIN_ATTR, None) or model.train
@@ -48,9 +51,17 @@ def train(model: Any, ctx: TrainingContext, *, trainer: type | None = None, **tr
         try:
             results = original(trainer=bridged, **train_kwargs)
         except BaseException:
+            end_preemption_watch(getattr(model, "trainer", None), raise_if_preempted=False)
             # Where `teardown_only_after_success` holds: close our attachment here, as failed.
             detach(exit_code=1)
             raise
+    try:
+        # preempted: training stopped early and saved; the attempt ends non-zero (Preempted) after the checkpoint
+        end_preemption_watch(getattr(model, "trainer", None), raise_if_preempted=True)
+    except BaseException:
+        detach(exit_code=1)
+        ctx.record_result(_outcome(model, results))
+        raise
     detach(exit_code=0)  # no-op after the bridged teardown; closes it if a custom train() skipped teardown
     ctx.record_result(_outcome(model, results))
     return results
