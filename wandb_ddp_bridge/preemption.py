@@ -18,15 +18,14 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from .signals import Terminated
+
 __all__ = ["Preempted", "PreemptionWatch", "signal_numbers"]
 
 
-class Preempted(SystemExit):
-    """The job was preempted: a ``SystemExit`` with code ``128 + signal``, raised once training stopped."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(128 + signum)
-        self.signum = signum
+class Preempted(Terminated):
+    """The job was preempted: a :class:`Terminated` (``SystemExit`` with code ``128 + signal``), raised once
+    training stopped at a safe point or its grace period ran out."""
 
     def __str__(self) -> str:
         return f"{signal.Signals(self.signum).name} received: preempted (exit code {128 + self.signum})"

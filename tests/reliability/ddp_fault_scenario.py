@@ -1,7 +1,8 @@
 """One session (PRE -> Ultralytics training -> POST) run as a script, so a test can crash, interrupt or kill it.
 
 ``python ddp_fault_scenario.py '<json options>'``: options ``workdir``, ``project``, ``base_url``, ``ddp``
-(train through Ultralytics' DDP launcher with 2 CPU gloo ranks) and ``epochs``. The script prints
+(train through Ultralytics' DDP launcher with 2 CPU gloo ranks), ``epochs``, and for restarts ``run_id`` and
+``resume`` (a ``last.pt`` to resume). The script prints
 ``TRAINING`` when the handoff is open, ``RAISED {...}`` (the exception's type, its classes, its message,
 whether ``h.train`` raised it and whether every ``WANDB_*`` variable was back as before) when the session ended
 with an exception, which it then re-raises unchanged (so the exit status is the one the user would get), and
@@ -25,7 +26,16 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "ultralytics"))
 
 
-def run(workdir: Path, *, project: str, base_url: str, ddp: bool, epochs: int) -> dict[str, Any]:
+def run(
+    workdir: Path,
+    *,
+    project: str,
+    base_url: str,
+    ddp: bool,
+    epochs: int,
+    run_id: str | None = None,
+    resume: str | None = None,
+) -> dict[str, Any]:
     import ddp_fault_rig
     import ul_rig
     from ultralytics import YOLO
@@ -39,9 +49,11 @@ def run(workdir: Path, *, project: str, base_url: str, ddp: bool, epochs: int) -
     if ddp:
         extra["trainer"] = ddp_fault_rig.FaultyCPUDDPDetectionTrainer
     kwargs = ul_rig.train_kwargs(data, workdir / "runs", **extra)
-    with wandb_session(project=project, base_url=base_url, devices=None, dir=str(workdir)) as session:
+    if resume:  # a later attempt: resume Ultralytics' last.pt (``run_id`` names the run to continue)
+        kwargs = {"resume": True, "device": "cpu", **({"trainer": extra["trainer"]} if ddp else {})}
+    with wandb_session(project=project, base_url=base_url, devices=None, dir=str(workdir), run_id=run_id) as session:
         session.log({"pre/images": 8})
-        model = YOLO("yolov8n.yaml")
+        model = YOLO(resume or "yolov8n.yaml")
         if not ddp:  # the DDP trainer notes them itself, in the worker
             model.add_callback("on_fit_epoch_end", ddp_fault_rig.record_epoch)
         with session.handoff(model) as handoff:

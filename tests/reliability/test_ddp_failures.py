@@ -145,6 +145,8 @@ def _run_scenario(
     fault: str | None = None,
     send: int | None = None,
     to_group: bool = False,
+    restart: dict[str, Any] | None = None,
+    expect_raise: bool = True,
 ) -> Outcome:
     """Run the scenario; ``send`` a signal once the first epoch row is on the server, to the session's process
     or (``to_group``) to its whole process group, as a terminal's Ctrl-C does."""
@@ -153,6 +155,7 @@ def _run_scenario(
     from ddp_fault_rig import EPOCH_LOG_ENV, FAULT_ENV, recorded_epochs  # imports Ultralytics: only here
 
     tag = uuid.uuid4().hex
+    tmp_path.mkdir(parents=True, exist_ok=True)
     epoch_log = tmp_path / "epochs.txt"
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     env.update(
@@ -167,7 +170,7 @@ def _run_scenario(
     if fault:
         env[FAULT_ENV] = fault
     options = {"workdir": str(tmp_path), "project": PROJECT, "base_url": server.base_url, "ddp": ddp,
-               "epochs": epochs}
+               "epochs": epochs, **(restart or {})}
     children_before = _children()
     assert _tagged(tag) == []
     log_path = tmp_path / "scenario.log"
@@ -204,13 +207,13 @@ def _run_scenario(
     output = log_path.read_text(errors="replace")
     assert not left, f"processes left {GONE_WITHIN:.0f} s after the session ended: {left}\n{output[-4000:]}"
     raised_lines = [line for line in output.splitlines() if line.startswith("RAISED ")]
-    assert raised_lines, output[-6000:]
+    assert bool(raised_lines) == expect_raise, output[-6000:]
     runs = server.runs()
     assert len(runs) == 1, runs
     return Outcome(
         returncode=returncode,
         output=output,
-        raised=json.loads(raised_lines[-1][len("RAISED "):]),
+        raised=json.loads(raised_lines[-1][len("RAISED "):]) if raised_lines else {},
         peak=peak,
         exit_after=round(exit_after, 1),
         gone_after=round(gone_after, 1),
@@ -321,9 +324,41 @@ def test_a_signal_to_the_parent_of_a_ddp_launch_stops_everything(
 def test_sigterm_during_in_process_training_ends_the_run_failed(wandb_server: Any, tmp_path: Path) -> None:
     outcome = _run_scenario(wandb_server, tmp_path, ddp=False, epochs=SIGNALLED_EPOCHS, send=signal.SIGTERM)
     _report("SIGTERM in-process", outcome)
-    assert outcome.raised["type"] == "Terminated" and outcome.raised["by_train"], outcome.raised
-    assert outcome.raised["message"] == "SIGTERM received (exit code 143)"
+    # a preemption: training stops once the epoch under way is saved (or its grace period ends), then the
+    # attempt ends with Preempted, a Terminated (SystemExit 143)
+    assert outcome.raised["type"] == "Preempted" and outcome.raised["by_train"], outcome.raised
+    assert "Terminated" in outcome.raised["classes"], outcome.raised
+    assert outcome.raised["message"] == "SIGTERM received: preempted (exit code 143)"
     assert outcome.returncode == 143
     # the in-process fast path keeps the run open across the handoff: one writer session, ended with 143
     _assert_ended_failed(outcome, exit_code=143, sessions=1)
-    assert outcome.run.summary["bridge_failure"] == "Terminated: SIGTERM received (exit code 143)"
+    assert outcome.run.summary["bridge_failure"] == "Preempted: SIGTERM received: preempted (exit code 143)"
+    assert outcome.run.sessions[0].preempting  # marked preempting before it ended
+
+
+@pytest.mark.slow
+def test_a_ddp_training_preempted_by_sigterm_resumes_into_the_same_run(wandb_server: Any, tmp_path: Path) -> None:
+    """Issue 14 through the DDP launcher: attempt 1 gets SIGTERM (to the parent) mid-training, attempt 2 (a new
+    process) resumes last.pt with the same run_id: one run, every epoch once, no process left by either."""
+    restart = {"run_id": "ddp-restart"}
+    first = _run_scenario(wandb_server, tmp_path / "a1", ddp=True, epochs=4, send=signal.SIGTERM, restart=restart)
+    _report("attempt 1 (SIGTERM to the DDP parent)", first)
+    assert first.returncode == 143 and first.raised["type"] == "Terminated", first.raised
+    before = [row["epoch"] for row in first.run.history if TRAIN_LOSS in row]
+    assert 1 <= len(before) < 4, before
+    last = tmp_path / "a1" / "runs" / "train" / "weights" / "last.pt"
+    second = _run_scenario(wandb_server, tmp_path / "a2", ddp=True, epochs=4, expect_raise=False,
+                           restart={**restart, "resume": str(last)})
+    _report("attempt 2 (resumed)", second)
+    assert second.returncode == 0, second.output[-4000:]
+    run = second.run
+    assert (run.id, run.created_count, run.resumed_count > 0) == ("ddp-restart", 1, True)
+    assert run.state == "finished" and run.sessions[-1].exit_code == 0
+    assert not run.overlapping and all(s.complete for s in run.sessions)
+    epochs = [row["epoch"] for row in run.history if TRAIN_LOSS in row]
+    assert epochs == [1, 2, 3, 4], epochs  # every epoch exactly once, in order, across both attempts
+    steps = [row["_step"] for row in run.history]
+    assert steps == sorted(set(steps))
+    assert "post/score" in run.history[-1]
+    outcomes = [(a["attempt"], a["outcome"]) for a in run.summary["bridge_attempts"]]
+    assert outcomes == [(1, "preempted"), (2, "finished")], outcomes
