@@ -297,9 +297,7 @@ def _with_media_data(media: Sequence[MediaInfo], read: Callable[[str], bytes | N
     return out
 
 
-def _api_file_reader(run: Any) -> Callable[[str], bytes | None]:
-    folder = Path(tempfile.mkdtemp(prefix="wandb-ddp-bridge-media-"))
-
+def _api_file_reader(run: Any, folder: Path) -> Callable[[str], bytes | None]:
     def read(name: str) -> bytes | None:
         target = folder / name
         run.file(name).download(root=str(folder), replace=True, exist_ok=True)
@@ -366,7 +364,8 @@ def from_api(
     summary = _plain(run.summary)
     media = media_in(history, summary)
     if media_data and media:
-        media = _with_media_data(media, _api_file_reader(run))
+        with tempfile.TemporaryDirectory(prefix="wandb-ddp-bridge-media-") as folder:
+            media = _with_media_data(media, _api_file_reader(run, Path(folder)))
     return RunEvidence(
         path=f"{entity}/{project}/{run.id}",
         source=source,
