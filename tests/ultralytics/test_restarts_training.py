@@ -71,6 +71,10 @@ def _assert_one_run_with_every_epoch_once(server: Any) -> None:
     outcomes = [(a["attempt"], a["outcome"]) for a in run.summary[ATTEMPTS_KEY]]
     assert outcomes == [(1, "preempted"), (2, "finished")]
     assert any(session.preempting for session in run.sessions), "the run was marked preempting"
+    from wandb_ddp_bridge.tools.verify import Expectations, check_run, from_server
+
+    report = check_run(from_server(run.path, server), Expectations(epochs=3))
+    assert report.passed, report.table()  # verify accepts a run continued across attempts
 
 
 def test_an_explicit_run_id_keeps_a_preempted_training_and_its_resume_in_one_run(
