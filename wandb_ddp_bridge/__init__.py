@@ -30,6 +30,7 @@ _EXPORTS = {
     "PhaseError": "errors",
     "Handoff": "handoff",
     "Terminated": "signals",
+    "Preempted": "preemption",
     "DDPWorkerError": "integrations.ultralytics",
     "Phase": "phases",
     "get_local_rank": "ranks",
@@ -52,6 +53,7 @@ __all__ = [
     "HandoffDescriptor",
     "Phase",
     "PhaseError",
+    "Preempted",
     "Session",
     "Terminated",
     "__version__",
@@ -79,6 +81,7 @@ if TYPE_CHECKING:
     from .handoff import Handoff
     from .integrations.ultralytics import DDPWorkerError
     from .phases import Phase
+    from .preemption import Preempted
     from .ranks import get_local_rank, get_rank, get_world_size, is_main_process
     from .session import Session, wandb_session
     from .signals import Terminated
