@@ -76,24 +76,10 @@ def versions() -> list[Finding]:
     out.append(_wandb_finding(parse))
     ul = _version("ultralytics") if importable("ultralytics") else None
     out += _ultralytics_findings(ul, table)
-    torch_v = _version("torch") if importable("torch") else None
-    out.append(
-        Finding(
-            "torch",
-            "ok" if torch_v else "warn",
-            torch_v or "not installed",
-            "" if torch_v else "needed for training: install torch for your CUDA version",
-        )
-    )
+    out.append(_optional("torch", "warn", "needed for training: install torch for your CUDA version"))
     out.append(_cloudpickle_finding(ul, table, parse))
-    boto = _version("boto3") if importable("boto3") else None
     out.append(
-        Finding(
-            "boto3",
-            "ok" if boto else "info",
-            boto or "not installed",
-            "" if boto else "only needed for s3:// reference artifacts: pip install 'wandb-ddp-bridge[s3]'",
-        )
+        _optional("boto3", "info", "only needed for s3:// reference artifacts: pip install 'wandb-ddp-bridge[s3]'")
     )
     return out
 
@@ -203,3 +189,9 @@ def _setting_default() -> str:
     if table is None or ul is None:
         return "the release default applies"
     return f"ultralytics {ul} defaults to wandb={'on' if table.holds('native_wandb_default_on', ul) else 'off'}"
+
+
+def _optional(package: str, missing_status: str, advice: str) -> Finding:
+    """A package the bridge can do without: its version, or ``missing_status`` with what it is needed for."""
+    found = _version(package) if importable(package) else None
+    return Finding(package, "ok" if found else missing_status, found or "not installed", "" if found else advice)
