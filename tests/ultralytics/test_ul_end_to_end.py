@@ -99,7 +99,7 @@ def test_ddp_training_through_ultralytics_launcher_has_the_native_panels(wandb_s
 def test_ddp_training_of_every_other_task(wandb_server: Any, tmp_path: Path) -> None:
     tasks = [task for task in TASKS if task != "detect"]
     results, probes = run_scenario_subprocess(
-        tmp_path, wandb_server, project=PROJECT, ddp=True, tasks=tasks, timeout=290
+        tmp_path, wandb_server, project=PROJECT, ddp=True, tasks=tasks, images=4, imgsz=32, timeout=290
     )
     assert sorted(run.project for run in wandb_server.runs()) == sorted(f"{PROJECT}-{task}" for task in tasks)
     for task in tasks:

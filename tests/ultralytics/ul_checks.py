@@ -84,7 +84,7 @@ def assert_one_run_with_every_phase(
     for row in training_rows(run):
         assert any(key.startswith("metrics/") for key in row), row  # validation merged into the epoch's row
         assert any(key.startswith("lr/") for key in row), row
-    assert run.summary.get("pre/images") == 8, run.summary
+    assert run.summary.get("pre/images") in (4, 8), run.summary
     assert str(run.config["config"]["model"]).startswith("yolov8n"), run.config
 
     artifacts = {a.type: a for a in run.artifacts}

@@ -35,6 +35,7 @@ def run_scenario(
     fast_path: str = "auto",
     plots: bool = False,
     task: str = "detect",
+    images: int = 8,
     fail_wandb: tuple[str, ...] | list[str] = (),
     **train_extra: Any,
 ) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def run_scenario(
     SETTINGS.update({"wandb": native, "sync": False})
     if fail_wandb:
         inject_wandb_failures(tuple(fail_wandb), native=native)
-    data = ul_rig.make_dataset(workdir / "dataset", task=task)
+    data = ul_rig.make_dataset(workdir / "dataset", task=task, images=images)
     # BRIDGE_TEST_DEVICE=0 runs the same scenario on the first GPU (the CUDA check of docs/compatibility.md)
     extra: dict[str, Any] = {"device": os.environ.get("BRIDGE_TEST_DEVICE", "cpu"), "plots": plots}
     extra.update(train_extra)
@@ -74,7 +75,7 @@ def run_scenario(
     ) as session:
         session.save_config({"model": ul_rig.MODELS[task], "epochs": kwargs["epochs"], "imgsz": kwargs["imgsz"]})
         for shard in range(PRE_ROWS):  # PRE history rows, like run.log(): training's rows must follow them
-            session.log({"pre/images": 8, "pre/shard": shard})
+            session.log({"pre/images": images, "pre/shard": shard})
         session.save_artifacts([data], name="dataset", type="dataset")
         pre_id = session.id
         model = YOLO(ul_rig.MODELS[task])

@@ -33,7 +33,8 @@ _recorded: dict[str, list[dict[str, Any]]] = {}
 def report(callback: str, event: str, exc: BaseException) -> None:
     """Warn once about ``exc`` raised by W&B logging in ``callback`` at ``event``; record it on the run."""
     release = releases.installed() or "unknown"
-    error = f"{type(exc).__name__}: {exc}"[:500]
+    text = str(exc).strip().splitlines()
+    error = f"{type(exc).__name__}: {text[0] if text else ''}"[:300]  # (some carry a whole docstring)
     _log.warn_once(
         f"W&B logging failed in {callback} at {event} (ultralytics {release}): {error}. Training goes on; "
         f"the error is recorded in the run summary under {LOGGING_ERRORS_KEY!r}"
