@@ -26,12 +26,11 @@ from . import context
 from .containment import contain, contained, is_native
 from .launch import spawns_workers
 from .resume import record_run
-from .runlog import EpochLogger
+from .runlog import LOGGER_NAME, EpochLogger
 
 __all__ = ["EVENTS", "RankZeroCallback", "close_attachment", "install", "native_wandb_active"]
 
 _STATE_ATTR = "_wandb_ddp_bridge_state"
-_LOGGER = "the bridge's Ultralytics logger"
 
 
 @dataclass
@@ -117,7 +116,7 @@ def _on_pretrain_routine_end(trainer: Any) -> None:
         record_run(getattr(trainer, "save_dir", None))  # a resumed attempt finds this run from the checkpoint
     if not state.native and state.run is not None and state.log is None:
         state.log = EpochLogger(state.run)
-        with contained(_LOGGER, "on_pretrain_routine_end"):
+        with contained(LOGGER_NAME, "on_pretrain_routine_end"):
             state.log.start(trainer)
 
 
@@ -131,14 +130,14 @@ def _on_train_epoch_start(trainer: Any) -> None:
 def _on_train_epoch_end(trainer: Any) -> None:
     log = _state(trainer).log
     if log is not None:
-        with contained(_LOGGER, "on_train_epoch_end"):
+        with contained(LOGGER_NAME, "on_train_epoch_end"):
             log.train_epoch_end(trainer)
 
 
 def _on_fit_epoch_end(trainer: Any) -> None:
     log = _state(trainer).log
     if log is not None:
-        with contained(_LOGGER, "on_fit_epoch_end"):
+        with contained(LOGGER_NAME, "on_fit_epoch_end"):
             log.fit_epoch_end(trainer)
 
 
@@ -146,7 +145,7 @@ def _on_train_end(trainer: Any) -> None:
     state = _state(trainer)
     state.completed = True
     if state.log is not None:
-        with contained(_LOGGER, "on_train_end"):
+        with contained(LOGGER_NAME, "on_train_end"):
             state.log.train_end(trainer)
 
 

@@ -24,12 +24,13 @@ from ...artifacts.redact import plain
 from . import panels
 from .containment import contained
 
-__all__ = ["EPOCH_METRICS", "EpochLogger"]
+__all__ = ["EPOCH_METRICS", "LOGGER_NAME", "EpochLogger"]
 
 #: Per-epoch metric families, plotted against ``epoch`` (what the native callback does where the release has
 #: the `native_epoch_step_metric` fact).
 EPOCH_METRICS = ("train/*", "lr/*", "metrics/*", "val/*")
-_WHO = "the bridge's Ultralytics logger"
+#: How warnings and ``bridge/logging_errors`` name this logger.
+LOGGER_NAME = "the bridge's Ultralytics logger"
 
 
 @dataclass
@@ -76,9 +77,9 @@ class EpochLogger:
             _log.warn_once(f"epoch {epoch} was logged by an earlier attempt of this run; its redone row is skipped")
             return
         if not self.logged_epochs:
-            with contained(f"{_WHO} (model info)", "on_fit_epoch_end"):
+            with contained(f"{LOGGER_NAME} (model info)", "on_fit_epoch_end"):
                 row.update(panels.model_info(trainer))
-        with contained(f"{_WHO} (plots)", "on_fit_epoch_end"):
+        with contained(f"{LOGGER_NAME} (plots)", "on_fit_epoch_end"):
             row.update(self.images.new(trainer))
         # One row per epoch, no explicit step: the step metric is `epoch`, the history step just advances.
         self.run.log(row)
@@ -86,13 +87,13 @@ class EpochLogger:
 
     def train_end(self, trainer: Any) -> None:
         row: dict[str, Any] = {}
-        with contained(f"{_WHO} (plots)", "on_train_end"):
+        with contained(f"{LOGGER_NAME} (plots)", "on_train_end"):
             row.update(self.images.new(trainer))
-        with contained(f"{_WHO} (curve tables)", "on_train_end"):
+        with contained(f"{LOGGER_NAME} (curve tables)", "on_train_end"):
             row.update(panels.curve_tables(trainer))
         if row:
             self.run.log(row)
-        with contained(f"{_WHO} (model artifact)", "on_train_end"):
+        with contained(f"{LOGGER_NAME} (model artifact)", "on_train_end"):
             self._log_best(trainer)
 
     def _log_best(self, trainer: Any) -> None:
