@@ -205,10 +205,23 @@ class Handoff:
         steps = Unwinding(exc, "ending the handoff")
         steps.run(self._stack.close)  # environment back exactly as before, before anything else can fail
         run = steps.run(self._reopen, exc)
+        if run is None and steps.errors:
+            run = self._recovered()
         steps.run(self._session._leave_handoff, exc if exc is not None else steps.first_error, run)
+        if exc is None and steps.errors:
+            self._session._note_failure(steps.errors[0])  # e.g. the summary write of the transition itself
         pending = self._sigterm.restore()
         steps.settle(exc if exc is not None else pending)
         return pending
+
+    def _recovered(self) -> Run | None:
+        """The session's run, if an interrupted resume had opened it after all (the interruption still
+        propagates; the post phase gets the run)."""
+        previous = self._session._run
+        current = _wandb.active_run_if_loaded()
+        if previous is not None and current is not None and current.id == previous.id:
+            return current
+        return None
 
     def _reopen(self, exc: BaseException | None) -> Run | None:
         """The run for the post phase: still open (fast path, or never closed), or resumed with retries."""

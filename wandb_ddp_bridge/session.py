@@ -339,10 +339,14 @@ class Session:
         self._lost_run = self._run is not None and run is None
         self._run = run
         if exc is not None:
-            self._training_failed = f"{type(exc).__name__}: {exc}"
+            self._note_failure(exc)
         if self._run is not None:
             self._mark(marker("training", self._handoffs, "end"), marker("post", self._handoffs, "start"),
                        failure=exc)
+
+    def _note_failure(self, exc: BaseException) -> None:
+        """A handoff failed (even if the caller swallows it): the run will end with a non-zero exit code."""
+        self._training_failed = self._training_failed or f"{type(exc).__name__}: {exc}"
 
     def _ending_marker(self) -> str:
         """The marker that closes the phase the session is in now (pre-training or a post-training)."""
@@ -362,8 +366,9 @@ class Session:
         if self._run is None:
             if self._lost_run:
                 raise BackendError(
-                    f"{action}: the run could not be resumed after training (backend unreachable), so this "
-                    "would be lost. Set on_backend_error='offline' to keep post-training logs locally."
+                    f"{action}: the run could not be resumed after training (the error the handoff raised or "
+                    "logged says why), so this would be lost. If the backend was unreachable, "
+                    "on_backend_error='offline' keeps post-training logs locally."
                 )
             return None
         current = _wandb.active_run()

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -75,15 +74,14 @@ def test_keyboard_interrupt_ends_the_run_with_130(wandb_server: Any) -> None:
     assert wandb_server.runs()[0].sessions[-1].exit_code == 130
 
 
-def test_unreachable_backend_at_start_fails_fast_naming_the_url() -> None:
+def test_unreachable_backend_at_start_fails_naming_the_url() -> None:
+    # how fast: benchmarks (`python -m benchmarks`, failure bounds)
     url = _dead_url()
-    start = time.monotonic()
     with pytest.raises(BackendError, match=f"W&B backend at {url}"):
         wandb_session(project="p", base_url=url, api_key="x" * 40, init_timeout=3).__enter__()
-    assert time.monotonic() - start < 20
 
 
-def test_unreachable_backend_at_start_can_continue_offline(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_backend_at_start_can_continue_offline(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     url = _dead_url()
     with wandb_session(project="p", base_url=url, api_key="x" * 40, init_timeout=3, dir=str(tmp_path),
                        on_backend_error="offline") as s:
@@ -91,14 +89,20 @@ def test_unreachable_backend_at_start_can_continue_offline(tmp_path: Path, capfd
         with s.handoff():
             pass
         s.log({"post": 1})
-    err = capfd.readouterr().err
-    assert "Continuing OFFLINE" in err and "wandb sync " in err and str(tmp_path) in err
+    assert "Continuing OFFLINE" in caplog.text and "wandb sync " in caplog.text and str(tmp_path) in caplog.text
 
 
-def test_backend_errors_during_training_lose_no_row(wandb_server: Any) -> None:
+def _fast_retries(monkeypatch: pytest.MonkeyPatch, **more: str) -> None:
+    """The client's own retry waits, made short (wandb-core reads whole seconds)."""
+    values = {"WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS": "1", "WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS": "1"}
+    for name, value in {**values, **more}.items():
+        monkeypatch.setenv(name, value)
+
+
+def test_backend_errors_during_training_lose_no_row(wandb_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     wandb_server.faults.add("file_stream", status=500, times=2)
     wandb_server.faults.add("file_stream", status=429, times=2)
-    os.environ.update(WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="1", WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="1")
+    _fast_retries(monkeypatch)
     with wandb_session(project="flaky") as s:
         with s.handoff():
             done = _child(12)
@@ -109,8 +113,8 @@ def test_backend_errors_during_training_lose_no_row(wandb_server: Any) -> None:
     assert any(r.status in (429, 500) for r in wandb_server.requests)
 
 
-def test_server_restart_mid_training_keeps_every_row(wandb_server: Any) -> None:
-    os.environ.update(WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="1", WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="1")
+def test_server_restart_mid_training_keeps_every_row(wandb_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fast_retries(monkeypatch)
     with wandb_session(project="restart") as s:
         with s.handoff():
             restarter = threading.Timer(1.0, wandb_server.restart)
@@ -125,7 +129,7 @@ def test_server_restart_mid_training_keeps_every_row(wandb_server: Any) -> None:
 
 
 def test_unreachable_backend_at_resume_falls_back_offline_and_says_how_to_sync(
-    wandb_server: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    wandb_server: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with wandb_session(project="resume-down", init_timeout=3, resume_attempts=2, dir=str(tmp_path),
                        on_backend_error="offline") as s:
@@ -134,31 +138,32 @@ def test_unreachable_backend_at_resume_falls_back_offline_and_says_how_to_sync(
             wandb_server.stop()
         assert s.run is not None and s.run.id == run_id
         s.log({"post/metric": 1})
-    err = capfd.readouterr().err
-    assert f"wandb sync --id {run_id}" in err
+    assert f"wandb sync --id {run_id}" in caplog.text
 
 
-def test_unreachable_backend_at_resume_raises_after_bounded_retries(wandb_server: Any) -> None:
-    start = time.monotonic()
+def test_unreachable_backend_at_resume_raises_after_its_attempts(
+    wandb_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     session = wandb_session(project="resume-down", init_timeout=2, resume_attempts=2)
     with pytest.raises(BackendError, match="could not resume run"), session, session.handoff():
         wandb_server.stop()
-    assert time.monotonic() - start < 40
+    assert "resume attempt 1/2 failed" in caplog.text and "attempt 2/2" not in caplog.text
+    assert session.phase.name == "FINISHED"
 
 
-def test_backend_down_at_finish_does_not_block_forever(wandb_server: Any) -> None:
-    # the client's own retry budget, made short: the bridge respects it and adds no wait of its own
-    os.environ.update(WANDB__FILE_STREAM_RETRY_MAX="2", WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS="1",
-                      WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS="1", WANDB__GRAPHQL_RETRY_MAX="2",
-                      WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="1", WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="1",
-                      WANDB__FILE_TRANSFER_RETRY_MAX="2")
-    start = time.monotonic()
+def test_backend_down_at_finish_returns_within_the_clients_retry_budget(
+    wandb_server: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the client's own retry budget, made short: the bridge respects it and adds no wait of its own (the
+    # pytest timeout fails this if it did; how long it takes: benchmarks, failure bounds)
+    _fast_retries(monkeypatch, WANDB__FILE_STREAM_RETRY_MAX="2", WANDB__GRAPHQL_RETRY_MAX="2",
+                  WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="1", WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="1",
+                  WANDB__FILE_TRANSFER_RETRY_MAX="2")
+    before = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
     with wandb_session(project="finish-down") as s:
         s.summary["x"] = 1
         wandb_server.faults.outage(120)
-    elapsed = time.monotonic() - start
-    print(f"finish during outage returned after {elapsed:.1f}s")
-    assert elapsed < 60
+    assert s.phase.name == "FINISHED" and {k: v for k, v in os.environ.items() if k.startswith("WANDB_")} == before
 
 
 def test_user_wandb_calls_inside_a_phase_are_detected(wandb_server: Any) -> None:

@@ -1,4 +1,5 @@
-"""pytest plugin (entry point ``wandb_ddp_bridge``): the ``wandb_server`` fixture.
+"""pytest plugin (entry point ``wandb_ddp_bridge``): the ``wandb_server`` fixture, and
+``wandb_server_unexported`` (the same server, its settings not exported: propagation is the code's job).
 
 Kept import-light: the server is imported inside the fixture, so merely having this package
 installed costs other test suites nothing.
@@ -15,7 +16,7 @@ import pytest
 if TYPE_CHECKING:
     from .server import LocalWandbServer
 
-__all__ = ["wandb_server"]
+__all__ = ["wandb_server", "wandb_server_unexported"]
 
 # Left over from a developer's shell, these would point the client at another run or service.
 _CLEARED = (
@@ -28,9 +29,26 @@ _CLEARED = (
 )
 
 
+# Where the server's settings come from in the variant that does not export them.
+_SERVER_SETTINGS = ("WANDB_BASE_URL", "WANDB_API_KEY", "WANDB_MODE")
+
+
 @pytest.fixture
 def wandb_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalWandbServer]:
     """A fresh local W&B server for one test, with the environment pointing the wandb SDK at it."""
+    yield from _serve(tmp_path, monkeypatch, export=True)
+
+
+@pytest.fixture
+def wandb_server_unexported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalWandbServer]:
+    """Like ``wandb_server``, but ``WANDB_BASE_URL``, ``WANDB_API_KEY`` and ``WANDB_MODE`` are NOT in the
+    environment (nor ``WANDB_ENTITY``, nor a ``.netrc``): the test hands them to the code under test (e.g.
+    ``wandb_session(base_url=server.base_url, api_key=server.api_key, entity=...)``), so a child process or a
+    DDP worker reaches the server only if that code passes them on itself."""
+    yield from _serve(tmp_path, monkeypatch, export=False)
+
+
+def _serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, export: bool) -> Iterator[LocalWandbServer]:
     from .server import LocalWandbServer
 
     server = LocalWandbServer(tmp_path / "wandb-server").start()
@@ -39,7 +57,12 @@ def wandb_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lo
     for name in _CLEARED:
         monkeypatch.delenv(name, raising=False)
     for name, value in server.env().items():
-        monkeypatch.setenv(name, value)
+        if export or name not in _SERVER_SETTINGS:
+            monkeypatch.setenv(name, value)
+    if not export:
+        for name in _SERVER_SETTINGS:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))  # no API key from the user's ~/.netrc
     monkeypatch.setenv("WANDB_DIR", str(wandb_dir))
     monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb-config"))
     monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))
