@@ -69,6 +69,16 @@ def compat(session: nox.Session, release: str) -> None:
     session.run(python, "-m", "pytest", "-q", "-rs", "tests/ultralytics", *session.posargs, external=True)
 
 
+# What wandb_compat needs besides wandb (no torch, no Ultralytics), and the reliability tests it runs too: the
+# unwinding of every transition, the property state machine (CI budget) and the propagation to children.
+WANDB_COMPAT_TEST_DEPS = ("pytest", "pytest-mock", "pytest-timeout", "boto3", "pyyaml", "hypothesis>=6.100")
+WANDB_COMPAT_RELIABILITY = (
+    "tests/reliability/test_unwinding.py",
+    "tests/reliability/test_properties.py",
+    "tests/reliability/test_propagation.py",
+)
+
+
 @nox.session(venv_backend="none")
 @nox.parametrize("release", WANDB_RELEASES)
 def wandb_compat(session: nox.Session, release: str) -> None:
@@ -78,10 +88,24 @@ def wandb_compat(session: nox.Session, release: str) -> None:
     python = venv / "bin" / "python"
     if not python.exists():
         session.run(sys.executable, "-m", "venv", str(venv), external=True)
-        session.run(str(python), "-m", "pip", "install", "-q", f"wandb=={release}", "pytest", "pytest-mock",
-                    "pytest-timeout", "boto3", "pyyaml", external=True)
+    # every time (a no-op once satisfied): a cached venv picks up test dependencies added since it was built
+    session.run(str(python), "-m", "pip", "install", "-q", f"wandb=={release}", *WANDB_COMPAT_TEST_DEPS,
+                external=True)
     session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT), external=True)
-    session.run(str(python), "-m", "pytest", "-q", "tests/testing", "tests/core", *session.posargs, external=True)
+    session.run(str(python), "-m", "pytest", "-q", "tests/testing", "tests/core", *WANDB_COMPAT_RELIABILITY,
+                *session.posargs, external=True)
+
+
+@nox.session(venv_backend="none")
+def properties(session: nox.Session) -> None:
+    """The Hypothesis state machine (tests/reliability/test_properties.py) with its thorough budget; the counts
+    run are printed and written to build/property-report.json (docs/reliability.md quotes them)."""
+    report = ROOT / "build" / "property-report.json"
+    report.parent.mkdir(exist_ok=True)
+    report.unlink(missing_ok=True)
+    session.run("python", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests/reliability/test_properties.py",
+                "--timeout", "3600", *session.posargs,
+                env={"BRIDGE_HYPOTHESIS_PROFILE": "thorough", "BRIDGE_PROPERTY_REPORT": str(report)})
 
 
 @nox.session(venv_backend="none")

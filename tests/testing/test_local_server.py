@@ -66,13 +66,11 @@ def _stream(server: LocalWandbServer, run_id: str, payload: dict[str, Any], **kw
     return post(server, f"/files/e/p/{run_id}/file_stream", payload, **kw)
 
 
-def test_starts_fast_on_an_ephemeral_port_and_stops_twice(tmp_path: Path) -> None:
+def test_starts_on_an_ephemeral_port_and_stops_twice(tmp_path: Path) -> None:
+    # how fast it starts: benchmarks (`python -m benchmarks --only failures`)
     server = LocalWandbServer(tmp_path / "data")
-    start = time.perf_counter()
     server.start()
-    elapsed = time.perf_counter() - start
     try:
-        assert elapsed < 0.5
         assert server.port > 0 and server.url == f"http://127.0.0.1:{server.port}" == server.base_url
         assert len(server.api_key) == 40
         assert server.env()["WANDB_BASE_URL"] == server.url
