@@ -233,3 +233,21 @@ def test_bridged_names_round_trip() -> None:
         )
         assert name.isidentifier()
         assert trainers._unescape_pair(name[len("Bridged_") :]) == (module, qualname)
+
+
+def test_native_wandb_callbacks_are_contained_and_still_picklable() -> None:
+    from ultralytics.utils.callbacks import wb
+
+    from wandb_ddp_bridge.integrations.ultralytics import containment
+
+    trainer = _fake_trainer()
+    trainer.callbacks["on_fit_epoch_end"] = [wb.on_fit_epoch_end]
+    for _ in range(2):
+        callbacks.install(trainer)
+    [ours, native] = trainer.callbacks["on_fit_epoch_end"]
+    assert ours == callbacks.RankZeroCallback("on_fit_epoch_end")
+    assert native == containment.ContainedNative("on_fit_epoch_end", wb.on_fit_epoch_end)  # wrapped once
+    assert ul.native_wandb_active(trainer)
+    assert pickle.loads(cloudpickle.dumps(native)) == native  # workers receive the callbacks pickled
+    # under pytest Ultralytics' `wb` is None: the native callback raises, the wrapper contains it
+    native(SimpleNamespace(plots={}, validator=SimpleNamespace(plots={}), epoch=1, metrics={}))

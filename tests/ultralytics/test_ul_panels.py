@@ -55,7 +55,7 @@ def test_bridged_run_has_every_panel_of_the_native_callback(
     ours = assert_panels_include(bridged, native_runs[task])
     assert {"model/parameters", "model/GFLOPs", "model/speed_PyTorch(ms)"} <= ours["history keys"]
     media = {item.split(": ")[0] for item in ours["media"]}
-    assert {"results", "confusion_matrix", "train_batch0", "val_batch0_pred"} <= media
+    assert {"results", "confusion_matrix_normalized", "train_batch0", "val_batch0_pred"} <= media
     if task != "classify":
         assert "labels" in media
     if task != "classify" and not native_callback_breaks_on_untrained_models():
