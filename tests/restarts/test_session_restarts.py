@@ -72,9 +72,10 @@ def test_the_same_id_in_another_project_is_a_different_run_and_is_said_so(
     wandb_server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     _attempt("job-1", {"a": 1})
-    with caplog.at_level(logging.WARNING, logger="wandb_ddp_bridge"):
-        with wandb_session(project="elsewhere", run_id="job-1") as s:
-            s.log({"x": 1.0})
+    with caplog.at_level(logging.WARNING, logger="wandb_ddp_bridge"), wandb_session(
+        project="elsewhere", run_id="job-1"
+    ) as s:
+        s.log({"x": 1.0})
     assert "no run with this id existed in this project" in caplog.text
     assert {r.project for r in wandb_server.runs()} == {"restarts", "elsewhere"}
 
@@ -90,9 +91,9 @@ def test_resume_from_a_checkpoint_continues_the_run_recorded_next_to_it(wandb_se
     assert (run.created_count, run.resumed_count) == (1, 1)
     with pytest.raises(ConfigError, match=r"conflicts with run .* recorded next to resume_from"):
         _attempt("other-id", {"a": 1}, resume_from=str(weights / "last.pt"))
-    with pytest.raises(ConfigError, match="a run id in another project is a different run"):
-        with wandb_session(project="elsewhere", resume_from=str(weights / "last.pt")):
-            pass
+    elsewhere = wandb_session(project="elsewhere", resume_from=str(weights / "last.pt"))
+    with pytest.raises(ConfigError, match="a run id in another project is a different run"), elsewhere:
+        pass
 
 
 @pytest.mark.parametrize(("bad", "rule"), [("has space", "may not contain"), ("", "is empty")])
