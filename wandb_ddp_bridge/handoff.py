@@ -35,7 +35,7 @@ from .errors import BackendError, BridgeError, PhaseError
 from .integrations import TrainingContext, find
 from .phases import FAILED_KEY, Phase, holds_run, next_phase
 from .preemption import signal_numbers
-from .signals import GraceExpired, SignalGuard, Unwinding
+from .signals import GraceExpired, SignalGuard, Unwinding, add_note
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
@@ -211,6 +211,8 @@ class Handoff:
         if exc is None and steps.errors:
             self._session._note_failure(steps.errors[0])  # e.g. the summary write of the transition itself
         pending = self._sigterm.restore()
+        if exc is not None and pending is not None:
+            add_note(exc, f"{pending} while the run was being taken back")  # exc stays the one that propagates
         steps.settle(exc if exc is not None else pending)
         return pending
 

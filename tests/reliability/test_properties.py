@@ -1,0 +1,534 @@
+"""Property: any program of session steps, with a fault at any SDK call point, keeps the invariants.
+
+A Hypothesis state machine plays a user's program: start a session, hand off (no model, an in-process model on
+the fast path, a model whose training spawns workers), train (simulated in this process through attach/detach
+or the run the parent keeps open), log and write the summary, set ``WANDB_*`` variables, end the session,
+plus misuse (nested handoffs, a second exit, calls after the end, leaving the session with a handoff open).
+Any step may find a fault armed at an SDK call point (``sdk_faults``: init, finish, resume, summary writes,
+env export; an error or a ``KeyboardInterrupt``; before or after the real call); an exception that leaves a
+block propagates through the enclosing blocks unless the drawn program catches it.
+
+After every step: the exception a step raised is the one that started it (its own, or the fault), never a
+substitute; a block that was left leaves nothing registered; the bridge's ``WANDB_*`` variables are as before
+the session and the user's own are kept; no run is open once the session ended; every run object was finished
+at most once and the session's run ended non-zero exactly when something failed. Against the real wandb SDK in
+offline mode, and (smaller budget) against the local server, where the server's records are checked too.
+
+Budgets: ``BRIDGE_HYPOTHESIS_PROFILE=ci`` (default) or ``thorough`` (``nox -s properties``). With
+``BRIDGE_PROPERTY_REPORT=<file>`` the counts run are written there as JSON.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+hypothesis = pytest.importorskip("hypothesis")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import Phase as Stage  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from hypothesis.stateful import (  # noqa: E402
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sdk_faults import POINTS, SdkFaults  # noqa: E402
+
+from wandb_ddp_bridge import BackendError, PhaseError, handoff, wandb_session  # noqa: E402
+from wandb_ddp_bridge.env import HANDOFF_ENV_VAR  # noqa: E402
+from wandb_ddp_bridge.handoff import active_handoff  # noqa: E402
+from wandb_ddp_bridge.phases import Phase  # noqa: E402
+from wandb_ddp_bridge.session import Session, active_session  # noqa: E402
+
+attach_module = importlib.import_module("wandb_ddp_bridge.attach")  # the package's `attach` is the function
+PROFILE_ENV = "BRIDGE_HYPOTHESIS_PROFILE"
+REPORT_ENV = "BRIDGE_PROPERTY_REPORT"
+_COMMON: dict[str, Any] = {
+    "deadline": None,
+    # no "explain" stage: its tracer makes every wandb.init take minutes
+    "phases": [Stage.explicit, Stage.reuse, Stage.generate, Stage.target]
+    + ([] if os.environ.get("BRIDGE_HYPOTHESIS_NO_SHRINK") else [Stage.shrink]),
+    "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large],
+}
+# (offline examples, server examples, steps per example); the CI profile is derandomized: the same programs
+# every run, so CI is reproducible. ``thorough`` draws new programs each time.
+PROFILES = {
+    "ci": (60, 15, 16, True),
+    "thorough": (400, 40, 30, False),
+}
+USER_VARIABLE = "WANDB_TAGS"  # not the bridge's: a value set during the session is kept
+BRIDGE_VARIABLE = "WANDB_PROJECT"  # the bridge's: back to its value before the session
+
+
+def _profile() -> tuple[int, int, int, bool]:
+    name = os.environ.get(PROFILE_ENV, "ci")
+    if name not in PROFILES:
+        raise pytest.UsageError(f"{PROFILE_ENV}={name!r}: use one of {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def wandb_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
+
+
+def open_run() -> Any:
+    import wandb
+
+    return wandb.run
+
+
+# ------------------------------------------------------------------------------- a fake integration
+@dataclass(frozen=True)
+class FakeModel:
+    """A model the fake integration trains: in this process (fast path) or by "spawning" workers."""
+
+    spawns: bool
+
+
+class FakeIntegration:
+    """The integration protocol, minimal: ``prepare`` is counted, ``train`` logs one epoch."""
+
+    name = "fake"
+    prepared = 0
+
+    def matches(self, model: Any) -> bool:
+        return isinstance(model, FakeModel)
+
+    @contextmanager
+    def prepare(self, model: Any, ctx: Any) -> Iterator[None]:
+        FakeIntegration.prepared += 1
+        try:
+            yield
+        finally:
+            FakeIntegration.prepared -= 1
+
+    def train(self, model: FakeModel, ctx: Any) -> None:
+        if model.spawns:
+            ctx.release_parent_run()
+            _child_trains()
+        elif open_run() is not None:  # the fast path kept the run open for in-process training
+            open_run().log({"epoch": 1})
+        else:  # fast_path="never": in-process training attaches like a child
+            _child_trains()
+
+
+FAKE = FakeIntegration()
+
+
+def _child_trains() -> None:
+    """What a training child does, in this process: attach, log an epoch, detach (exit code 1 on error)."""
+    with attach_module.attached() as run:
+        if run is not None:
+            run.log({"epoch": 1})
+
+
+class TrainingError(Exception):
+    pass
+
+
+# ------------------------------------------------------------------------------------- the machine
+@dataclass
+class Backend:
+    name: str
+    kwargs: dict[str, Any]
+    server: Any = None
+
+
+STATS: Counter[str] = Counter()
+
+
+def _isolate(baseline: dict[str, str]) -> None:
+    """Whatever an earlier example left behind (only possible after a failure): gone."""
+    from wandb_ddp_bridge import session as session_module
+
+    session_module._active = None
+    handoff._active = None
+    run = open_run()
+    if run is not None:
+        run.finish()
+    for name in [n for n in os.environ if n.startswith("WANDB_") and n not in baseline]:
+        del os.environ[name]
+    os.environ.update(baseline)
+
+
+class Program(RuleBasedStateMachine):
+    backend: ClassVar[Backend]
+    faults: ClassVar[SdkFaults]
+    baseline_env: ClassVar[dict[str, str]]
+
+    def __init__(self) -> None:
+        super().__init__()
+        _isolate(self.baseline_env)  # a failed (or shrunk) example must not leak into the next one
+        self.faults.reset()
+        FakeIntegration.prepared = 0
+        attach_module._attached = None
+        self.env_before = wandb_env()
+        self.expected_env = dict(self.env_before)
+        self.s: Session | None = None
+        self.h: handoff.Handoff | None = None
+        self.ended: Session | None = None
+        self.failed = False
+        self.finish_mark = 0
+        self.counter = 0
+        STATS["examples"] += 1
+
+    # ----------------------------------------------------------------------------------- helpers
+    def _new_project(self) -> str:
+        STATS["sessions"] += 1
+        return f"prop-{STATS['sessions']}"
+
+    def _call(self, fn: Any, *args: Any) -> BaseException | None:
+        STATS["steps"] += 1
+        try:
+            fn(*args)
+        except BaseException as error:  # KeyboardInterrupt included: it is what the program is about
+            return error
+        return None
+
+    def _fired_since(self, mark: int) -> list[BaseException]:
+        return [fault.exc for fault in self.faults.fired[mark:]]
+
+    def _check_raised(self, raised: BaseException | None, primary: BaseException | None, mark: int,
+                      misuse: bool = False) -> None:
+        """``raised`` is what the step's exception should be: the primary one, else a fault of this step."""
+        if primary is not None:
+            assert raised is primary, f"{raised!r} replaced {primary!r}"
+            return
+        if raised is None:
+            return
+        if misuse and isinstance(raised, PhaseError):
+            return
+        if self.s is not None and self.s._lost_run and isinstance(raised, BackendError):
+            assert "could not be resumed after training" in str(raised)
+            return  # the run could not be taken back: post-phase calls say so instead of logging into nothing
+        fired = self._fired_since(mark)
+        assert any(raised is exc for exc in fired), f"unexpected {type(raised).__name__}: {raised} (fired {fired})"
+        STATS[f"fault surfaced: {type(raised).__name__}"] += 1
+
+    def _exit_handoff(self, exc: BaseException | None) -> BaseException | None:
+        """Leave the ``with s.handoff():`` block with ``exc``: what propagates from it (``with`` semantics)."""
+        h, self.h = self.h, None
+        assert h is not None
+        try:
+            h.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+        except BaseException as error:
+            return error
+        return exc
+
+    def _exit_session(self, exc: BaseException | None) -> BaseException | None:
+        s = self.s
+        assert s is not None
+        try:
+            s.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+        except BaseException as error:
+            return error
+        return exc
+
+    def _propagate(self, exc: BaseException) -> None:
+        """An exception leaves the program's innermost block and every enclosing one (nobody catches it)."""
+        raised = self._exit_handoff(exc) if self.h is not None else exc
+        assert raised is exc, f"{raised!r} replaced {exc!r} at the handoff"
+        raised = self._exit_session(exc)
+        assert raised is exc, f"{raised!r} replaced {exc!r} at the session"
+        self.failed = True
+        self._session_over()
+
+    def _session_over(self, entered: bool = True) -> None:
+        s = self.s
+        assert s is not None
+        self.s, self.ended = None, s
+        assert s.phase is (Phase.FINISHED if entered else Phase.NEW), s.phase
+        finished = self.faults.finished[self.finish_mark:]
+        assert len({id(f.run) for f in finished}) == len(finished), f"a run object finished twice: {finished}"
+        own = [f for f in finished if s.id is not None and f.run_id == s.id]
+        if own and not s._lost_run:
+            last = own[-1].exit_code
+            assert (last != 0) == self.failed, f"the run ended with {last} but failed={self.failed}"
+        if self.backend.server is not None and s.id is not None:
+            self._check_server(s)
+        STATS["sessions failed" if self.failed else "sessions clean"] += 1
+
+    def _check_server(self, s: Session) -> None:
+        [run] = [r for r in self.backend.server.runs() if r.id == s.id]
+        assert run.created_count == 1 and not run.overlapping, run.sessions
+        assert all(x.complete for x in run.sessions), run.sessions
+        if not s._lost_run:
+            assert (run.sessions[-1].exit_code != 0) == self.failed, (run.sessions, self.failed)
+            assert run.state == ("failed" if self.failed else "finished"), run.state
+
+    def _start(self, fast_path: str) -> None:
+        s = wandb_session(project=self._new_project(), fast_path=fast_path, **self.backend.kwargs)
+        self.s, self.failed, self.finish_mark = s, False, len(self.faults.finished)
+        self.expected_env = wandb_env()  # as it is when this session starts
+        mark = len(self.faults.fired)
+        raised = self._call(s.__enter__)
+        self._check_raised(raised, None, mark)
+        if raised is not None:
+            self.failed = True
+            self._session_over(entered=False)
+
+    # -------------------------------------------------------------------------------------- rules
+    @initialize(point=st.sampled_from(POINTS), nth=st.integers(1, 4), when=st.sampled_from(["before", "after"]),
+                kind=st.sampled_from(["error", "interrupt"]))
+    def plan_a_fault(self, point: str, nth: int, when: str, kind: str) -> None:
+        """Every program starts with one fault pending somewhere; ``arm_fault`` adds more as it goes."""
+        self.arm_fault(point, nth, when, kind)
+
+    @rule(point=st.sampled_from(POINTS), nth=st.integers(1, 2), when=st.sampled_from(["before", "after"]),
+          kind=st.sampled_from(["error", "interrupt"]))
+    def arm_fault(self, point: str, nth: int, when: str, kind: str) -> None:
+        self.faults.arm(point, nth=nth, when=when, kind=kind)
+        STATS[f"armed {point}"] += 1
+
+    @precondition(lambda self: self.s is None)
+    @rule(fast_path=st.sampled_from(["auto", "never"]))
+    def start_session(self, fast_path: str) -> None:
+        self._start(fast_path)
+
+    @precondition(lambda self: self.s is not None and self.h is None)
+    @rule(model=st.sampled_from(["none", "in-process", "spawns"]), caught=st.booleans())
+    def hand_off(self, model: str, caught: bool) -> None:
+        assert self.s is not None
+        handed = None if model == "none" else FakeModel(spawns=model == "spawns")
+        h = self.s.handoff(handed)
+        mark = len(self.faults.fired)
+        raised = self._call(h.__enter__)
+        self._check_raised(raised, None, mark)
+        if raised is None:
+            self.h = h
+            return
+        self.failed = True  # a handoff that failed to start ends the run failed, like a failed training
+        assert self.s.phase is Phase.POST, self.s.phase
+        if not caught:
+            self._propagate(raised)
+
+    @precondition(lambda self: self.h is not None)
+    @rule(outcome=st.sampled_from(["ok", "error", "interrupt"]), work=st.booleans(), caught=st.booleans())
+    def train(self, outcome: str, work: bool, caught: bool) -> None:
+        assert self.h is not None
+        STATS["steps"] += 1
+        mark = len(self.faults.fired)
+        primary: BaseException | None = None
+        try:
+            if work:
+                if self.h.model is not None:
+                    self.h.train()
+                else:
+                    _child_trains()
+            if outcome == "error":
+                raise TrainingError("loss is nan")
+            if outcome == "interrupt":
+                raise KeyboardInterrupt("Ctrl-C in training")
+        except BaseException as error:
+            primary = error
+        if primary is not None and not isinstance(primary, (TrainingError, KeyboardInterrupt)):
+            # the training itself may only fail by a fault (attach's resume, detach's or release's finish)
+            self._check_raised(primary, None, mark)
+        raised = self._exit_handoff(primary)
+        self._check_raised(raised, primary, mark)
+        if raised is None:
+            return
+        self.failed = True
+        assert self.s is not None and self.s.phase is Phase.POST
+        if not caught:
+            raised_again = self._exit_session(raised)
+            assert raised_again is raised, f"{raised_again!r} replaced {raised!r} at the session"
+            self._session_over()
+
+    @precondition(lambda self: self.s is not None)
+    @rule(how=st.sampled_from(["log", "set", "update", "read"]), caught=st.booleans())
+    def write(self, how: str, caught: bool) -> None:
+        s = self.s
+        assert s is not None
+        misuse = self.h is not None  # the run is handed off: refused
+        self.counter += 1
+        key = f"k{self.counter}"
+        actions = {
+            "log": lambda: s.log({key: 1}),
+            "set": lambda: s.summary.__setitem__(key, 1),
+            "update": lambda: s.summary.update({key: 1}),
+            "read": lambda: s.summary.get(key),
+        }
+        mark = len(self.faults.fired)
+        raised = self._call(actions[how])
+        if misuse:
+            assert isinstance(raised, PhaseError), raised
+        else:
+            self._check_raised(raised, None, mark)
+        if raised is not None and not caught:
+            self._propagate(raised)
+
+    @precondition(lambda self: self.s is not None and self.h is None)
+    @rule(bridge_variable=st.booleans(), value=st.sampled_from(["a", "b"]))
+    def set_variable(self, bridge_variable: bool, value: str) -> None:
+        name = BRIDGE_VARIABLE if bridge_variable else USER_VARIABLE
+        os.environ[name] = value
+        if not bridge_variable:
+            self.expected_env[name] = value
+
+    @precondition(lambda self: self.h is not None)
+    @rule(caught=st.booleans())
+    def misuse_nested_handoff(self, caught: bool) -> None:
+        assert self.s is not None
+        raised = self._call(self.s.handoff().__enter__)
+        assert isinstance(raised, PhaseError) and "do not nest" in str(raised), raised
+        if not caught:
+            self._propagate(raised)
+
+    @precondition(lambda self: self.s is not None)
+    @rule(outcome=st.sampled_from(["ok", "error", "interrupt"]), handoff_left_open=st.booleans())
+    def end_session(self, outcome: str, handoff_left_open: bool) -> None:
+        assert self.s is not None
+        STATS["steps"] += 1
+        mark = len(self.faults.fired)
+        exc: BaseException | None = None
+        if outcome == "error":
+            exc = TrainingError("the program failed")
+        elif outcome == "interrupt":
+            exc = KeyboardInterrupt("Ctrl-C")
+        raised = exc
+        if self.h is not None and not handoff_left_open:
+            raised = self._exit_handoff(exc)
+            self._check_raised(raised, exc, mark)
+        elif self.h is not None:
+            self.h = None  # entered by hand and never left: the session takes the run back itself
+            raised = self._exit_session(exc)
+            if exc is None:
+                assert isinstance(raised, PhaseError) and "leave the `with s.handoff():`" in str(raised), raised
+                self.failed = True
+            else:
+                assert raised is exc
+                self.failed = True
+            self._session_over()
+            return
+        if raised is not None:
+            self.failed = True
+        final = self._exit_session(raised)
+        self._check_raised(final, raised, mark)
+        if final is not None and not self._landed_after_the_last_finish(final):
+            self.failed = True
+        self._session_over()
+
+    def _landed_after_the_last_finish(self, raised: BaseException) -> bool:
+        """An interruption right after the run's final finish: the run had ended, with 0, before it came."""
+        fault = next((f for f in self.faults.fired if f.exc is raised), None)
+        return fault is not None and (fault.point, fault.when) == ("finish", "after") and not self.failed
+
+    @precondition(lambda self: self.s is None and self.ended is not None)
+    @rule(call=st.sampled_from(["exit", "log", "enter", "handoff", "summary"]))
+    def misuse_after_the_end(self, call: str) -> None:
+        s = self.ended
+        assert s is not None
+        calls_before = sum(self.faults.calls.values())
+        actions = {
+            "exit": lambda: s.__exit__(None, None, None),
+            "log": lambda: s.log({"late": 1}),
+            "enter": s.__enter__,
+            "handoff": lambda: s.handoff().__enter__(),
+            "summary": lambda: s.summary.__setitem__("late", 1),
+        }
+        if s.phase is Phase.NEW and call == "enter":  # a start that failed may be retried
+            mark, env, finish_mark = len(self.faults.fired), wandb_env(), len(self.faults.finished)
+            raised = self._call(actions[call])
+            self._check_raised(raised, None, mark)
+            if raised is None:
+                self.ended = None
+                self.s, self.failed, self.finish_mark, self.expected_env = s, False, finish_mark, env
+            return
+        raised = self._call(actions[call])
+        assert isinstance(raised, PhaseError), raised
+        assert sum(self.faults.calls.values()) == calls_before, "a refused call reached the SDK"
+
+    # ---------------------------------------------------------------------------------- invariants
+    @invariant()
+    def registry_env_and_runs_are_consistent(self) -> None:
+        if self.s is None:
+            assert active_session() is None and active_handoff() is None
+            assert open_run() is None, "a run is left open after the session ended"
+            assert wandb_env() == self.expected_env
+            assert FakeIntegration.prepared == 0
+            return
+        assert active_session() is self.s
+        if self.h is not None:
+            assert self.s.phase is Phase.HANDOFF and active_handoff() is self.h
+            if self.h.holds_run:
+                assert open_run() is self.s._run
+            return
+        assert self.s.phase in (Phase.PRE, Phase.POST), self.s.phase
+        assert active_handoff() is None and FakeIntegration.prepared == 0
+        assert HANDOFF_ENV_VAR not in os.environ
+        if self.s.run is not None:
+            assert open_run() is self.s.run
+
+    def teardown(self) -> None:
+        for fault in self.faults.fired:
+            STATS[f"fired {fault.when} {fault.point} ({fault.kind})"] += 1
+        self.faults.disarm()
+        if self.h is not None:
+            assert self._exit_handoff(None) is None
+        if self.s is not None:
+            assert self._exit_session(None) is None
+            self._session_over()
+        self.registry_env_and_runs_are_consistent()
+        os.environ.pop(USER_VARIABLE, None)
+        if BRIDGE_VARIABLE in self.env_before:
+            os.environ[BRIDGE_VARIABLE] = self.env_before[BRIDGE_VARIABLE]
+        else:
+            os.environ.pop(BRIDGE_VARIABLE, None)
+
+
+def _run(backend: Backend, monkeypatch: pytest.MonkeyPatch, examples: int) -> None:
+    _, _, steps, derandomize = _profile()
+    monkeypatch.setattr(handoff, "find", lambda model: FAKE if FAKE.matches(model) else None)
+    monkeypatch.delenv(USER_VARIABLE, raising=False)
+    monkeypatch.delenv(BRIDGE_VARIABLE, raising=False)
+    Program.backend = backend
+    Program.baseline_env = wandb_env()
+    Program.faults = SdkFaults.install(monkeypatch)
+    STATS.clear()
+    budget = settings(max_examples=examples, stateful_step_count=steps, derandomize=derandomize, **_COMMON)
+    try:
+        run_state_machine_as_test(Program, settings=budget)
+    finally:
+        _report(backend.name)
+
+
+def _report(name: str) -> None:
+    counts = dict(sorted(STATS.items()))
+    print(f"\nproperties ({name}): {json.dumps(counts)}")
+    target = os.environ.get(REPORT_ENV)
+    if target:
+        path = Path(target)
+        report = json.loads(path.read_text()) if path.exists() else {}
+        report[name] = {"profile": os.environ.get(PROFILE_ENV, "ci"), **counts}
+        path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+
+
+def test_any_program_keeps_the_invariants_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    backend = Backend("offline", {"mode": "offline", "dir": str(tmp_path), "resume_grace_seconds": 5})
+    _run(backend, monkeypatch, _profile()[0])
+
+
+def test_any_program_keeps_the_invariants_on_the_server(
+    wandb_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = Backend("server", {"dir": str(tmp_path), "resume_grace_seconds": 5}, server=wandb_server)
+    _run(backend, monkeypatch, _profile()[1])
