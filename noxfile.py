@@ -6,16 +6,20 @@ The sessions run inside dev.sh's cached environment (`--no-venv`): torch is 5 GB
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
 
 import nox
 
+from wandb_ddp_bridge.integrations.ultralytics import releases
+
 nox.options.sessions = ["lint", "typecheck", "tests"]
 ROOT = Path(__file__).parent
 CACHE = Path(os.environ.get("WDB_VENV_ROOT", Path.home() / ".cache" / "wandb-ddp-bridge"))
-ULTRALYTICS_RELEASES = ["8.3.0", "8.3.253", "8.4.139", "8.4.176", "8.4.190"]
+# the compat matrix lives with the other per-release facts (importing it imports no framework)
+ULTRALYTICS_RELEASES = list(releases.COMPAT_MATRIX)
 WANDB_RELEASES = ["0.19.11", "0.31.0"]
 
 
@@ -41,19 +45,25 @@ def docs(session: nox.Session) -> None:
 
 
 # Imports of old releases that newer ones (and so the dev venv) no longer need; installed --no-deps.
-ULTRALYTICS_EXTRA = {"8.3.0": ["tqdm", "pandas", "seaborn", "scipy", "py-cpuinfo", "ultralytics-thop"]}
+# 8.3.253 draws results.png (plots=True, the panel tests) with scipy.ndimage; 8.4.139 and later do not.
+ULTRALYTICS_EXTRA = {
+    "8.3.0": ["tqdm", "pandas", "seaborn", "scipy", "py-cpuinfo", "ultralytics-thop"],
+    "8.3.253": ["scipy"],
+}
 
 
 def _overlay_venv(session: nox.Session, name: str, *packages: str) -> str:
-    """A venv holding only ``packages``, seeing the dev venv's site-packages (torch etc.) behind it."""
-    venv = CACHE / f"overlay-{name}"
+    """A venv holding only ``packages``, seeing the dev venv's site-packages (torch etc.) behind it. Keyed by
+    that dev venv, so a rebuilt dev venv gets fresh overlays instead of ones pointing at a deleted one."""
+    base = next(p for p in sys.path if p.endswith("site-packages"))
+    venv = CACHE / f"overlay-{name}-{hashlib.sha256(base.encode()).hexdigest()[:8]}"
     python = venv / "bin" / "python"
     if not python.exists():
         session.run(sys.executable, "-m", "venv", str(venv), external=True)
         site = next((venv / "lib").glob("python3*/site-packages"))
-        base = next(p for p in sys.path if p.endswith("site-packages"))
         (site / "_dev_venv.pth").write_text(base + "\n")
-        session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", *packages, external=True)
+    # every time (a no-op once satisfied): a cached overlay picks up extras added since it was built
+    session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", *packages, external=True)
     # the checkout may move (CI clones elsewhere): point the editable install at this one
     session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT), external=True)
     return str(python)

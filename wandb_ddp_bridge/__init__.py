@@ -14,10 +14,10 @@ __version__ = "0.1.0"
 
 # public name -> the module that defines it
 _EXPORTS = {
-    "attach": "attach",
-    "attached": "attach",
-    "attached_run": "attach",
-    "detach": "attach",
+    "attach": "attachment",
+    "attached": "attachment",
+    "attached_run": "attachment",
+    "detach": "attachment",
     "BridgeConfig": "config",
     "tracked_training": "decorators",
     "HANDOFF_ENV_VAR": "env",
@@ -73,7 +73,7 @@ __all__ = [
 if TYPE_CHECKING:
     from typing import Any
 
-    from .attach import attach, attached, attached_run, detach
+    from .attachment import attach, attached, attached_run, detach
     from .config import BridgeConfig
     from .decorators import tracked_training
     from .env import HANDOFF_ENV_VAR, HandoffDescriptor, read_descriptor

@@ -31,3 +31,14 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
         assert "no_such_thing" in str(exc)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_public_functions_stay_functions_after_their_modules_are_imported() -> None:
+    import importlib
+
+    import wandb_ddp_bridge as bridge
+
+    for name, module in bridge._EXPORTS.items():
+        importlib.import_module(f"wandb_ddp_bridge.{module}")
+        assert getattr(bridge, name) is getattr(importlib.import_module(f"wandb_ddp_bridge.{module}"), name), name
+    assert callable(bridge.attach) and bridge.attach.__module__ == "wandb_ddp_bridge.attachment"

@@ -57,7 +57,7 @@ from wandb_ddp_bridge.handoff import active_handoff  # noqa: E402
 from wandb_ddp_bridge.phases import Phase  # noqa: E402
 from wandb_ddp_bridge.session import Session, active_session  # noqa: E402
 
-attach_module = importlib.import_module("wandb_ddp_bridge.attach")  # the package's `attach` is the function
+attach_module = importlib.import_module("wandb_ddp_bridge.attachment")
 PROFILE_ENV = "BRIDGE_HYPOTHESIS_PROFILE"
 REPORT_ENV = "BRIDGE_PROPERTY_REPORT"
 _COMMON: dict[str, Any] = {

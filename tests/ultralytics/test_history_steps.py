@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wandb_ddp_bridge import steps, wandb_session
-from wandb_ddp_bridge.attach import attach, detach  # (the package attribute `attach` may be the module)
+from wandb_ddp_bridge import attach, detach, steps, wandb_session
 
 
 class _FakeRun:

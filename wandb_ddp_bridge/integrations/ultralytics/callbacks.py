@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import _log
-from ...attach import attach, detach
+from ...attachment import attach, detach
 from ...preemption import PreemptionWatch
 from ...ranks import detect_world, is_main_process
 from ...signals import SignalGuard

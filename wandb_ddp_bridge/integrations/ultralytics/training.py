@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...attach import detach
+from ...attachment import detach
 from ...errors import ConfigError
 from .. import TrainingContext
 from . import context
