@@ -54,6 +54,23 @@ def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> 
     return wandb.Settings(**values)
 
 
+def use_credentials(config: BridgeConfig) -> None:
+    """Make an explicit API key (and base URL) the process's W&B login, the one global side effect here.
+
+    Older clients (measured: wandb 0.19.11) log in with the process-wide settings only and ignore the key given
+    to ``wandb.init``, so once anything in the process set wandb up without a key, an explicit ``api_key``
+    would be refused ("api_key not configured"). ``wandb.setup(settings=...)`` updates those settings; it
+    writes no file (``wandb.login(key=...)`` would write ``~/.netrc``)."""
+    if not config.api_key or config.mode != "online":
+        return
+    import wandb
+
+    values: dict[str, Any] = {"api_key": config.api_key}
+    if config.base_url:
+        values["base_url"] = config.base_url
+    wandb.setup(settings=wandb.Settings(**values))
+
+
 def init_new(config: BridgeConfig, *, run_id: str | None = None) -> Run:
     """Create the session's run (main process only). With ``run_id``: create the run with that id, or continue
     it (``resume="allow"``) when it exists: one run for the whole life of a restarted job."""
@@ -61,6 +78,7 @@ def init_new(config: BridgeConfig, *, run_id: str | None = None) -> Run:
 
     started = time.perf_counter()
     named: dict[str, Any] = {"id": run_id, "resume": "allow"} if run_id is not None else {}
+    use_credentials(config)
     try:
         run = wandb.init(
             **named,
@@ -98,6 +116,7 @@ def resume(
     import wandb
 
     started = time.perf_counter()
+    use_credentials(config)
     try:
         run = wandb.init(
             id=run_id,

@@ -60,6 +60,7 @@ class BridgeConfig:
     resume_attempts: int = 3
     #: After a signal (SIGTERM, Ctrl-C) the post-training resume gets this many seconds in all, then it is
     #: abandoned and the run's end is recorded in a local offline copy: schedulers SIGKILL ~30 s after SIGTERM.
+    #: No single resume attempt waits longer than this either (a signal may arrive during one).
     resume_grace_seconds: float = 20.0
     #: ``"auto"`` keeps the run open when training runs in this very process; ``"never"`` always
     #: finishes and resumes (the behaviour of the hand-written recipe).

@@ -271,7 +271,9 @@ class Handoff:
         margin = min(2.0, config.resume_grace_seconds / 4)
         delay = 1.0
         for attempt in range(1, config.resume_attempts + 1):
-            timeout = config.init_timeout
+            # no attempt outlasts the grace period: a SIGTERM arriving during one is then honoured in time even
+            # where wandb cannot be interrupted while it waits (measured: 0.19.11)
+            timeout = min(config.init_timeout, config.resume_grace_seconds)
             if deadline is not None:
                 timeout = min(timeout, deadline - time.monotonic() - margin)
                 if timeout <= 0:

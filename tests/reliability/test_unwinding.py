@@ -267,8 +267,8 @@ def test_sigterm_during_a_slow_resume_is_honoured_after_the_grace_period(
 ) -> None:
     import threading
 
-    s = wandb_session(project="grace", dir=str(tmp_path), init_timeout=120, resume_attempts=1,
-                      resume_grace_seconds=2, fast_path="never")
+    s = wandb_session(project="grace", dir=str(tmp_path), init_timeout=120, resume_attempts=3,
+                      resume_grace_seconds=3, fast_path="never")
     signalled: list[float] = []
 
     def sigterm() -> None:
@@ -277,10 +277,10 @@ def test_sigterm_during_a_slow_resume_is_honoured_after_the_grace_period(
 
     with pytest.raises(Terminated), s, s.handoff():
         wandb_server.faults.outage(300)
-        threading.Timer(2.0, sigterm).start()  # lands while the resume waits for the backend
+        threading.Timer(1.0, sigterm).start()  # lands while the first resume attempt waits for the backend
     waited = time.monotonic() - signalled[0]
     assert active_session() is None and open_run() is None
-    assert waited < 60, f"the resume was not abandoned ({waited:.0f} s; unbounded: 120 s)"
+    assert waited < 60, f"the resume was not abandoned ({waited:.0f} s; unbounded: 3 x 120 s)"
     assert f"gave up resuming run {s.id}" in caplog.text
-    # wandb still holds the abandoned attempt, so no offline copy: the warning says how to record the end
+    # an offline copy with the sync command, or (where wandb still holds the attempt) how to record the end
     assert f"wandb sync --id {s.id}" in caplog.text or "run.finish(exit_code=143)" in caplog.text
