@@ -81,7 +81,9 @@ def compat(session: nox.Session, release: str) -> None:
 
 # What wandb_compat needs besides wandb (no torch, no Ultralytics), and the reliability tests it runs too: the
 # unwinding of every transition, the property state machine (CI budget) and the propagation to children.
-WANDB_COMPAT_TEST_DEPS = ("pytest", "pytest-mock", "pytest-timeout", "boto3", "pyyaml", "hypothesis>=6.100")
+WANDB_COMPAT_TEST_DEPS = (
+    "pytest", "pytest-mock", "pytest-timeout", "boto3", "pyyaml", "omegaconf", "hypothesis>=6.100",
+)
 WANDB_COMPAT_RELIABILITY = (
     "tests/reliability/test_unwinding.py",
     "tests/reliability/test_properties.py",
