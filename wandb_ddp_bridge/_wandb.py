@@ -54,21 +54,28 @@ def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> 
     return wandb.Settings(**values)
 
 
-def use_credentials(config: BridgeConfig) -> None:
-    """Make an explicit API key (and base URL) the process's W&B login, the one global side effect here.
+def _init_with_key(config: BridgeConfig, **arguments: Any) -> Run:
+    """``wandb.init(**arguments)``; where the client refuses the explicit API key it was given, make that key the
+    process's login and try once more.
 
-    Older clients (measured: wandb 0.19.11) log in with the process-wide settings only and ignore the key given
-    to ``wandb.init``, so once anything in the process set wandb up without a key, an explicit ``api_key``
-    would be refused ("api_key not configured"). ``wandb.setup(settings=...)`` updates those settings; it
-    writes no file (``wandb.login(key=...)`` would write ``~/.netrc``)."""
-    if not config.api_key or config.mode != "online":
-        return
+    Older clients (measured on the oldest supported wandb) log in with the process-wide settings only and
+    ignore the key given to ``wandb.init``: once anything in the process set wandb up without a key, an explicit ``api_key`` is
+    refused ("api_key not configured"). Only then, ``wandb.setup(settings=...)`` puts the key (and base URL)
+    into those process-wide settings, the one global side effect here; it writes no file
+    (``wandb.login(key=...)`` would write ``~/.netrc``). Newer clients pass the key on and never get here."""
     import wandb
 
+    try:
+        return wandb.init(**arguments)
+    except wandb.errors.UsageError as exc:
+        if not config.api_key or config.mode != "online" or "api_key not configured" not in str(exc):
+            raise
     values: dict[str, Any] = {"api_key": config.api_key}
     if config.base_url:
         values["base_url"] = config.base_url
     wandb.setup(settings=wandb.Settings(**values))
+    _log.debug("wandb ignored the API key given to wandb.init; made it the process's login")
+    return wandb.init(**arguments)
 
 
 def init_new(config: BridgeConfig, *, run_id: str | None = None) -> Run:
@@ -78,9 +85,9 @@ def init_new(config: BridgeConfig, *, run_id: str | None = None) -> Run:
 
     started = time.perf_counter()
     named: dict[str, Any] = {"id": run_id, "resume": "allow"} if run_id is not None else {}
-    use_credentials(config)
     try:
-        run = wandb.init(
+        run = _init_with_key(
+            config,
             **named,
             project=config.project,
             entity=config.entity,
@@ -116,9 +123,9 @@ def resume(
     import wandb
 
     started = time.perf_counter()
-    use_credentials(config)
     try:
-        run = wandb.init(
+        run = _init_with_key(
+            config,
             id=run_id,
             project=project,
             entity=entity,

@@ -272,7 +272,7 @@ class Handoff:
         delay = 1.0
         for attempt in range(1, config.resume_attempts + 1):
             # no attempt outlasts the grace period: a SIGTERM arriving during one is then honoured in time even
-            # where wandb cannot be interrupted while it waits (measured: 0.19.11)
+            # where wandb cannot be interrupted while it waits (measured on the oldest supported wandb)
             timeout = min(config.init_timeout, config.resume_grace_seconds)
             if deadline is not None:
                 timeout = min(timeout, deadline - time.monotonic() - margin)

@@ -1,8 +1,8 @@
 """Explicit history steps of a training, rebased onto the run's step counter, so no row is ever dropped.
 
 wandb drops, with only a warning, a row logged with an explicit ``step`` behind the run's step counter
-(wandb#5632). Ultralytics' own W&B callback before 8.4.184 logs its epochs with ``step=epoch+1``, and a
-training child may log with steps of its own: after anything was logged before training (PRE rows), or when
+(wandb#5632). Ultralytics' own W&B callback logs its epochs with ``step=epoch+1`` on releases with the
+`native_explicit_step` fact (releases.py), and a training child may log with steps of its own: after anything was logged before training (PRE rows), or when
 a second training follows a first, those rows would be lost. While a :class:`StepRebaser` is installed on a
 run, an explicit step ``s`` is logged at ``base + (s - first)``: ``first`` is the first explicit step seen,
 ``base`` the run's next step at that moment (its step when training attached, unless rows without a step

@@ -8,7 +8,7 @@
   the mean curve and one per class, 100 points each, rounded as the native callback does.
 - :func:`model_info`: ``model/parameters``, ``model/GFLOPs``, ``model/speed_PyTorch(ms)``.
 
-The same on every release of the compat matrix: these read only attributes that 8.3.0 already had.
+The same on every release of the compat matrix: these read only attributes the oldest tested release had.
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ def model_info(trainer: Any) -> dict[str, Any]:
 
 def curve_tables(trainer: Any) -> dict[str, Any]:
     """``{"curves/<name>": custom chart}`` for the final validation's curves (none for classify, none when
-    ``plots`` is off or the validation produced no curves, as with 8.3.0 before a first true positive)."""
+    ``plots`` is off or the validation produced no curves, as with the oldest releases before a first true
+    positive)."""
     if not getattr(trainer.args, "plots", False):
         return {}
     metrics: Any = getattr(getattr(trainer, "validator", None), "metrics", None)
