@@ -58,10 +58,10 @@ def _init_with_key(config: BridgeConfig, **arguments: Any) -> Run:
     """``wandb.init(**arguments)``; where the client refuses the explicit API key it was given, make that key the
     process's login and try once more.
 
-    Older clients (measured on the oldest supported wandb) log in with the process-wide settings only and
-    ignore the key given to ``wandb.init``: once anything in the process set wandb up without a key, an explicit ``api_key`` is
-    refused ("api_key not configured"). Only then, ``wandb.setup(settings=...)`` puts the key (and base URL)
-    into those process-wide settings, the one global side effect here; it writes no file
+    Older clients (measured on the oldest supported wandb) log in with the process-wide settings only and ignore the
+    key given to ``wandb.init``: once anything in the process set wandb up without a key, an explicit
+    ``api_key`` is refused ("api_key not configured"). Only then, ``wandb.setup(settings=...)`` puts the key
+    (and base URL) into those process-wide settings, the one global side effect here; it writes no file
     (``wandb.login(key=...)`` would write ``~/.netrc``). Newer clients pass the key on and never get here."""
     import wandb
 

@@ -1,13 +1,13 @@
 """Explicit history steps of a training, rebased onto the run's step counter, so no row is ever dropped.
 
-wandb drops, with only a warning, a row logged with an explicit ``step`` behind the run's step counter
-(wandb#5632). Ultralytics' own W&B callback logs its epochs with ``step=epoch+1`` on releases with the
-`native_explicit_step` fact (releases.py), and a training child may log with steps of its own: after anything was logged before training (PRE rows), or when
-a second training follows a first, those rows would be lost. While a :class:`StepRebaser` is installed on a
-run, an explicit step ``s`` is logged at ``base + (s - first)``: ``first`` is the first explicit step seen,
-``base`` the run's next step at that moment (its step when training attached, unless rows without a step
-came first). Rows keep their order, rows of one step still merge, and a row for a step already committed
-goes into the run's current row instead of being dropped. Calls without a step pass through unchanged.
+wandb drops, with only a warning, a row logged with an explicit ``step`` behind the run's step counter (wandb#5632).
+Ultralytics' own W&B callback logs its epochs with ``step=epoch+1`` on releases with the `native_explicit_step` fact
+(releases.py), and a training child may log with steps of its own: after anything was logged before training (PRE
+rows), or when a second training follows a first, those rows would be lost. While a :class:`StepRebaser` is
+installed on a run, an explicit step ``s`` is logged at ``base + (s - first)``: ``first`` is the first explicit step
+seen, ``base`` the run's next step at that moment (its step when training attached, unless rows without a step came
+first). Rows keep their order, rows of one step still merge, and a row for a step already committed goes into the
+run's current row instead of being dropped. Calls without a step pass through unchanged.
 
 The rebaser replaces the run's ``log`` (and ``wandb.log`` while it points at this run) for as long as it is
 installed, the one place the bridge patches the wandb SDK; :func:`uninstall` puts both back.
