@@ -22,7 +22,9 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         mp.setenv("WANDB_SILENT", "true")
         mp.setenv("WANDB_DISABLE_CODE", "true")
         mp.delenv("WANDB_API_KEY", raising=False)
-        run = wandb.init(project="artifacts-offline", dir=str(root))
+        # mode given explicitly: a wandb set up earlier in this process keeps the settings it read from the
+        # environment then (an online server of an earlier test, say)
+        run = wandb.init(project="artifacts-offline", dir=str(root), mode="offline")
         try:
             yield run
         finally:
