@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -12,9 +11,7 @@ pytest.importorskip("ultralytics")
 
 @pytest.mark.slow
 def test_demo_passes_with_exactly_one_run_and_every_phase(run_python) -> None:  # type: ignore[no-untyped-def]
-    started = time.monotonic()
     result = run_python("-m", "wandb_ddp_bridge", "demo", "--epochs", "2")
-    elapsed = time.monotonic() - started
     out = result.stdout
     assert result.returncode == 0, out[-4000:] + result.stderr[-4000:]
     assert re.search(r"runs created\s+: 1 \(must be 1\)", out)
@@ -25,4 +22,3 @@ def test_demo_passes_with_exactly_one_run_and_every_phase(run_python) -> None:  
     assert re.search(r"#1 .* resumed \(must\) .*exit 0\s+training", out)
     assert re.search(r"#2 .* resumed \(must\) .*exit 0\s+post-training", out)
     assert "***REDACTED***" in out  # the fake api key in the saved config
-    assert elapsed < 60, f"demo took {elapsed:.1f}s"
