@@ -1,8 +1,9 @@
 """Does one W&B run really hold the three phases? The checks shared by ``verify`` and ``demo``.
 
-Three steps, one module each: :mod:`.evidence` collects what a backend knows into a plain
-:class:`RunEvidence` (once); :mod:`.view` derives what the rules read (epochs, phase spans from the markers,
-artifacts by phase); :mod:`.rules` is the table of rules, run by :func:`check_run` into a :class:`Report`.
+Three steps: :mod:`.collect_api` (through ``wandb.Api``) and :mod:`.collect_server` (the local server's own
+records) collect what a backend knows, once, into the plain :class:`RunEvidence` of :mod:`.evidence`;
+:mod:`.view` derives what the rules read (epochs, phase spans from the markers, artifacts by phase);
+:mod:`.rules` is the table of rules, run by :func:`check_run` into a :class:`Report`.
 A report page renders the same evidence and view.
 """
 
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .collect_api import from_api
+from .collect_server import from_server, with_local_records, with_server_records
 from .evidence import (
     ArtifactInfo,
     MediaInfo,
@@ -18,11 +21,7 @@ from .evidence import (
     SessionInfo,
     SiblingInfo,
     WriterInfo,
-    from_api,
-    from_server,
     parse_run_path,
-    with_local_records,
-    with_server_records,
 )
 from .report import Check, Report
 from .rules import RULES, Rule, check_run
