@@ -13,31 +13,18 @@ variables are as before, and the run is finished once, with a non-zero exit code
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable, Iterator, Mapping, MutableMapping
-from os import PathLike
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from . import _log, _wandb
+from .attempts import AttemptLog, exit_code_for, failed_code, outcome_of, run_identity
 from .config import BridgeConfig
 from .env import MANAGED_VARIABLES, EnvSnapshot
-from .errors import BackendError, ConfigError, PhaseError
-from .phases import (
-    FAILED_KEY,
-    FAILURE_KEY,
-    LOG_TARGET,
-    MARKERS_KEY,
-    Phase,
-    check_method,
-    holds_run,
-    marker,
-    next_phase,
-    parse_marker,
-)
+from .errors import BackendError, PhaseError
+from .phases import Phase, check_method, holds_run, marker, next_phase
 from .ranks import detect_world
-from .restarts import ATTEMPTS_KEY, RUN_RECORD_NAME, ContinuedRun, find_run_record, next_attempt, update_attempt
-from .run_ids import RunIdentity, resolve_run_id
+from .restarts import ContinuedRun
+from .run_writers import RunWriters
 from .signals import Unwinding, add_note
 
 if TYPE_CHECKING:
@@ -45,7 +32,7 @@ if TYPE_CHECKING:
 
     from .handoff import Handoff
 
-__all__ = ["Session", "active_session", "exit_code_for", "wandb_session"]
+__all__ = ["Session", "active_session", "wandb_session"]
 
 _active: Session | None = None
 
@@ -55,36 +42,11 @@ def active_session() -> Session | None:
     return _active
 
 
-def exit_code_for(exc: BaseException | None) -> int:
-    """The process-style exit code a run should end with when ``exc`` ended its block."""
-    if exc is None:
-        return 0
-    if isinstance(exc, SystemExit):
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
-    if isinstance(exc, KeyboardInterrupt):
-        return 130
-    return 1
+class Session(RunWriters):
+    """A phase-checked W&B run. Create it with :func:`wandb_session`; use it as a context manager.
 
-
-def outcome_of(exc: BaseException | None, exit_code: int) -> str:
-    """How an attempt ended, for the run's attempt record: finished, preempted, interrupted or failed."""
-    if exit_code == 0:
-        return "finished"
-    if isinstance(exc, KeyboardInterrupt):
-        return "interrupted"
-    if isinstance(exc, SystemExit) and exit_code > 128:  # ended by a signal (Terminated, Preempted)
-        return "preempted"
-    return "failed"
-
-
-def _failed_code(errors: list[BaseException]) -> int:
-    """The exit code a run ends with when these cleanup errors happened (0: none)."""
-    return max(1, exit_code_for(errors[0])) if errors else 0
-
-
-class Session:
-    """A phase-checked W&B run. Create it with :func:`wandb_session`; use it as a context manager."""
+    Its writers (``log``, ``summary``, ``save_config``, ``save_artifacts``, ``save_metadata``, ``log_s3_artifact``,
+    ``log_model``) are in ``run_writers.py``; each asks :meth:`_checked` for the run when called."""
 
     def __init__(self, config: BridgeConfig, *, adopted_run: Run | None = None) -> None:
         self.config = config
@@ -95,14 +57,11 @@ class Session:
         self._run_id: str | None = None
         self._env_before: EnvSnapshot | None = None
         self._training_failed: str | None = None
-        self._markers: dict[str, float] = {}
         self._handoffs = 0
         self._lost_run = False
         self._handoff: Handoff | None = None  # the open handoff (phase HANDOFF)
-        #: this process's attempt at the run (> 1: the run was continued after a restart) and its record
-        self._attempt = 1
-        self._attempts_before: list[dict[str, Any]] = []
-        self._attempt_fields: dict[str, Any] = {}
+        #: phase markers and this process's attempt at the run (> 1: continued after a restart)
+        self._attempts = AttemptLog()
 
     # ----------------------------------------------------------------- state
     @property
@@ -168,7 +127,8 @@ class Session:
         current = _wandb.active_run_if_loaded()
         if current is not None and (current is self._run or current is not preexisting):
             steps.run(_wandb.finish, current, exit_code=max(1, exit_code_for(error)))
-        self._phase, self._handoffs, self._markers = Phase.NEW, 0, {}
+        self._phase, self._handoffs = Phase.NEW, 0
+        self._attempts.reset()
         if not self._adopted:
             self._run, self._run_id = None, None
         if _active is self:
@@ -207,13 +167,12 @@ class Session:
             self._phase = nxt
             run = self._run
             if run is not None:
-                outcome = outcome_of(primary, exit_code)
-                self._attempt_fields.update(ended=time.time(), exit_code=exit_code, outcome=outcome)
+                self._attempts.end(exit_code, outcome_of(primary, exit_code))
                 steps.run(self._mark, self._ending_marker(), failure=primary)
-                exit_code = exit_code or _failed_code(steps.errors)
+                exit_code = exit_code or failed_code(steps.errors)
                 if _wandb.active_run() is run:
                     steps.run(_wandb.finish, run, exit_code=exit_code)
-            steps.run(self._close_own_run, exit_code or _failed_code(steps.errors))
+            steps.run(self._close_own_run, exit_code or failed_code(steps.errors))
         finally:
             if _active is self:
                 _active = None
@@ -249,7 +208,7 @@ class Session:
                 "your own wandb.init(). Remove that call and let the session create the run, or hand it "
                 "over with `wandb_session.adopt(run)`"
             )
-        identity = self._run_identity()
+        identity = run_identity(self.config)
         run_id = identity.run_id if identity is not None else None
         try:
             self._run = _wandb.init_new(self.config, run_id=run_id)
@@ -265,56 +224,7 @@ class Session:
                 error, _wandb.run_dir(self._run),
             )
         self._run_id = self._run.id
-        self._start_attempt(identity)
-
-    def _run_identity(self) -> RunIdentity | None:
-        """The run to create or continue: ``run_id`` (explicit or ``"auto"``), or the run recorded next to
-        ``resume_from``'s checkpoint; ``None`` for a new run with a fresh id."""
-        config = self.config
-        identity = resolve_run_id(
-            config.run_id, project=config.project, entity=config.entity, identity_env=config.job_identity_env
-        )
-        if config.resume_from is None:
-            return identity
-        record = find_run_record(config.resume_from)
-        if record is None:
-            raise ConfigError(
-                f"resume_from={config.resume_from!r}: no run record ({RUN_RECORD_NAME}) next to that checkpoint, "
-                "so its run is unknown (was it trained through the bridge?). Pass run_id= to name the run to "
-                "continue, or drop resume_from to start a new run."
-            )
-        if record.project != config.project or (config.entity and record.entity and record.entity != config.entity):
-            raise ConfigError(
-                f"resume_from={config.resume_from!r} belongs to run {record.where}, but this session's project is "
-                f"{config.entity + '/' if config.entity else ''}{config.project}: a run id in another project is a "
-                f"different run. Set project={record.project!r} to continue it."
-            )
-        if identity is not None and identity.run_id != record.run_id:
-            raise ConfigError(
-                f"run_id {identity.run_id!r} (from the {identity.source}) conflicts with run {record.run_id!r} "
-                f"recorded next to resume_from={config.resume_from!r} ({record.path}); pass one of them"
-            )
-        return RunIdentity(run_id=record.run_id, source=f"run record {record.path}")
-
-    def _start_attempt(self, identity: RunIdentity | None) -> None:
-        """Number this attempt (a continued run counts the attempts before it) and say what happened."""
-        run = self._run
-        if run is None:
-            return
-        self._attempt_fields = {"started": time.time()}
-        if identity is None:
-            return
-        if getattr(run, "resumed", False):
-            summary: Any = run.summary
-            before = summary.get(ATTEMPTS_KEY)
-            self._attempts_before = [dict(a) for a in before or () if isinstance(a, Mapping)]
-            self._attempt = next_attempt({ATTEMPTS_KEY: self._attempts_before})
-            _log.warning("continuing run %s (attempt %s; id from the %s)", run.id, self._attempt, identity.source)
-        else:
-            _log.warning(
-                "created run %s in %s (id from the %s; no run with this id existed in this project yet)",
-                run.id, self.config.project, identity.source,
-            )
+        self._attempts.begin(self._run, identity, self.config.project)
 
     # ------------------------------------------------------------- handoff
     def handoff(self, model: Any = None, *, fast_path: str | None = None) -> Handoff:
@@ -352,13 +262,13 @@ class Session:
         """The marker that closes the phase the session is in now (pre-training or a post-training)."""
         return marker("pre" if self._handoffs == 0 else "post", self._handoffs, "end")
 
-    # ------------------------------------------------------------- logging
+    # ------------------------------------------------- the run the writers use
     def _checked(self, method: str) -> Run | None:
         """Phase check, then the run to write to (``None`` off the main process)."""
         check_method(self._phase, method)
         run = self._owned_run(f"s.{method}()")
-        if run is not None and self._attempt > 1:
-            return ContinuedRun(run, self._attempt)  # type: ignore[return-value]  # a run, for the writers
+        if run is not None and self._attempts.number > 1:
+            return ContinuedRun(run, self._attempts.number)  # type: ignore[return-value]  # a run, for the writers
         return run
 
     def _owned_run(self, action: str) -> Run | None:
@@ -381,159 +291,13 @@ class Session:
             )
         return self._run
 
-    def log(self, data: Mapping[str, Any]) -> None:
-        """Log metrics as one history row, like ``run.log()``, in PRE and POST (``phases.LOG_TARGET``).
-
-        Training's rows follow the PRE rows and the POST rows follow training's, even where training logs
-        explicit steps (``step=epoch+1``): the attachment rebases them (docs/how-it-works.md)."""
-        run = self._checked("log")
-        if run is None:
-            return
-        if LOG_TARGET[self._phase] == "summary":
-            run.summary.update(dict(data))
-        else:
-            run.log(dict(data))
-
-    @property
-    def summary(self) -> MutableMapping[str, Any]:
-        """The run summary; writes are phase-checked when they happen."""
-        return _SummaryView(self)
-
-    def save_config(self, cfg: Any, *, key: str = "config", artifact: bool = True) -> Any:
-        """Store a redacted copy of ``cfg`` in the run config (under ``key``) and as a ``config`` artifact."""
-        run = self._checked("save_config")
-        if run is None:
-            return None
-        from . import artifacts
-
-        return artifacts.log_config(run, cfg, key=key, artifact=artifact)
-
-    def save_artifacts(
-        self, paths: str | PathLike[str] | Iterable[str | PathLike[str]], *, name: str, type: str = "dataset"
-    ) -> Any:
-        """Files and directories as one artifact (unchanged content makes no new version)."""
-        run = self._checked("save_artifacts")
-        if run is None:
-            return None
-        from . import artifacts
-
-        return artifacts.log_files(run, paths, name=name, type=type)
-
-    def save_metadata(self, metadata: Mapping[str, Any] | None = None) -> Any:
-        """Job metadata (git commit, versions, launcher, world size...) into config["job"] and the summary."""
-        run = self._checked("save_metadata")
-        if run is None:
-            return None
-        from . import artifacts
-
-        return artifacts.log_metadata(run, metadata)
-
-    def log_s3_artifact(
-        self,
-        s3_uri: str,
-        name: str,
-        type: str = "model",
-        *,
-        checksum: bool = False,
-        aliases: Iterable[str] | None = None,
-    ) -> Any:
-        """An artifact holding a reference to an S3 object or prefix."""
-        run = self._checked("log_s3_artifact")
-        if run is None:
-            return None
-        from . import artifacts
-
-        return artifacts.log_s3_reference(
-            run, s3_uri, name=name, type=type, checksum=checksum, aliases=list(aliases) if aliases else None
-        )
-
-    def log_model(
-        self, path: str | PathLike[str], name: str = "model", *, aliases: Iterable[str] = ("latest",)
-    ) -> Any:
-        """A model file as a ``model`` artifact, e.g. ``s.log_model(h.result.best)``."""
-        run = self._checked("log_model")
-        if run is None:
-            return None
-        from . import artifacts
-
-        return artifacts.log_model(run, path, name=name, aliases=tuple(aliases))
-
     # ------------------------------------------------------------- helpers
     def _mark(self, *keys: str, failure: BaseException | None = None) -> None:
         """Phase boundary times (and the failure, if one ended the phase) in the summary: one write per
-        transition (summary writes never advance the history step)."""
+        transition."""
         if self._run is None:
             return
-        now = time.time()
-        for key in keys:
-            self._markers[key] = now
-            parsed = parse_marker(key)
-            if parsed is not None and parsed[2] == "end":
-                started = self._markers.get(marker(parsed[0], parsed[1], "start"))
-                if started is not None:
-                    self._markers[marker(parsed[0], parsed[1], "seconds")] = round(now - started, 3)
-        values: dict[str, Any] = {MARKERS_KEY: dict(self._markers)}
-        values[ATTEMPTS_KEY] = update_attempt(
-            {ATTEMPTS_KEY: self._attempts_before}, self._attempt, **self._attempt_fields, phases=dict(self._markers)
-        )
-        if failure is not None:
-            values.update({FAILED_KEY: True, FAILURE_KEY: f"{type(failure).__name__}: {failure}"[:1000]})
-        _wandb.update_summary(self._run, values)
-
-
-class _SummaryView(MutableMapping[str, Any]):
-    """``s.summary``: every operation is phase-checked when it happens (PRE/POST only, on every rank).
-
-    On the main process it is the run's summary. Off it (no run) it is an empty, write-ignoring mapping:
-    ``s.summary[k]`` returns ``None`` (so code written for rank 0 never raises ``KeyError`` elsewhere),
-    ``k in s.summary`` is ``False``, ``get(k, default)`` returns ``default``, iteration is empty, writes and
-    deletions do nothing.
-    """
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def _target(self) -> Any:
-        run = self._session._checked("summary")
-        return run.summary if run is not None else None
-
-    def __getitem__(self, key: str) -> Any:
-        target = self._target()
-        return target[key] if target is not None else None
-
-    def __contains__(self, key: object) -> bool:
-        target = self._target()
-        return key in target.keys() if target is not None else False
-
-    def get(self, key: str, default: Any = None) -> Any:
-        target = self._target()
-        if target is None:
-            return default
-        try:
-            return target[key]
-        except KeyError:
-            return default
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.update({key: value})
-
-    def __delitem__(self, key: str) -> None:
-        target = self._target()
-        if target is not None:
-            del target[key]
-
-    def __iter__(self) -> Iterator[str]:
-        target = self._target()
-        return iter(list(target.keys())) if target is not None else iter(())
-
-    def __len__(self) -> int:
-        target = self._target()
-        return len(list(target.keys())) if target is not None else 0
-
-    def update(self, *args: Any, **kwargs: Any) -> None:
-        run = self._session._checked("summary")
-        if run is not None:
-            _wandb.update_summary(run, dict(*args, **kwargs))
+        _wandb.update_summary(self._run, self._attempts.mark(*keys, failure=failure))
 
 
 class _SessionFactory:
