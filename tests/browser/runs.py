@@ -1,14 +1,14 @@
 """The runs the browser tests look at, each made by real clients against a local server that serves pages.
 
 - the demo (``python -m wandb_ddp_bridge demo --serve``): its own embedded server, kept up until SIGINT;
-- a DDP run: the Ultralytics scenario of ``tests/ultralytics`` with the CPU DDP rig (2 gloo ranks through
-  Ultralytics' own launcher), plots on, so the page also shows Ultralytics' images;
+- a DDP run: made by ``run_scenario_subprocess`` of ``tests/ultralytics/ul_checks.py`` (the Ultralytics
+  scenario in a clean subprocess, CPU DDP rig: 2 gloo ranks through Ultralytics' own launcher), plots on, so
+  the page also shows Ultralytics' images;
 - an escaping run: name, config and metric keys carrying script/HTML injections.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -18,9 +18,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-ROOT = Path(__file__).resolve().parents[2]
-UL_TESTS = ROOT / "tests" / "ultralytics"
 
 #: Sets ``window.__pwned`` if it ever runs; the pages must show it as text.
 PAYLOAD_SCRIPT = "<script>window.__pwned = 'name'</script>"
@@ -107,42 +104,25 @@ def verify_html(run_path: str, base_url: str, api_key: str, target: Path) -> sub
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update(WANDB_SILENT="true", WANDB_DIR=str(target.parent))
     return subprocess.run(
-        [sys.executable, "-m", "wandb_ddp_bridge", "verify", run_path, "--base-url", base_url, "--api-key",
-         api_key, "--html", str(target)],
+        [
+            sys.executable,
+            "-m",
+            "wandb_ddp_bridge",
+            "verify",
+            run_path,
+            "--base-url",
+            base_url,
+            "--api-key",
+            api_key,
+            "--html",
+            str(target),
+        ],
         env=env,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-
-
-def run_ddp_scenario(workdir: Path, server: Any, *, project: str, timeout: float = 280) -> dict[str, Any]:
-    """The Ultralytics DDP scenario (2 gloo ranks, plots on) in a clean subprocess against ``server``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_") and k != "PYTEST_CURRENT_TEST"}
-    env.update(server.env())
-    for name in ("DIR", "CONFIG_DIR", "CACHE_DIR", "DATA_DIR"):
-        env[f"WANDB_{name}"] = str(workdir / f"wandb-{name.lower()}")
-    env.update(
-        YOLO_CONFIG_DIR=str(workdir / "yolo-config"),
-        YOLO_OFFLINE="true",
-        OMP_NUM_THREADS="1",
-        PYTHONPATH=os.pathsep.join(p for p in (str(UL_TESTS), os.environ.get("PYTHONPATH")) if p),
-    )
-    options = {"workdir": str(workdir), "project": project, "ddp": True, "plots": True, "hang_after": timeout - 30}
-    proc = subprocess.run(
-        [sys.executable, str(UL_TESTS / "ul_scenario.py"), json.dumps(options)],
-        env=env,
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-6000:]
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
-    result: dict[str, Any] = json.loads(line[len("RESULT ") :])
-    return result
 
 
 def make_escaping_run(server: Any, workdir: Path) -> str:

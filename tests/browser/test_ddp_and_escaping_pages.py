@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from browser_support import Page, keep_screenshot, screenshot_dir
-from runs import PAYLOAD_IMG, PAYLOAD_METRIC, PAYLOAD_SCRIPT, make_escaping_run, run_ddp_scenario, verify_html
+from runs import PAYLOAD_IMG, PAYLOAD_METRIC, PAYLOAD_SCRIPT, make_escaping_run, verify_html
+from ul_checks import run_scenario_subprocess
 
 from wandb_ddp_bridge.testing import LocalWandbServer
 from wandb_ddp_bridge.tools.report import run_page_path, server_pages
@@ -25,8 +26,10 @@ def ddp_run(page_server: LocalWandbServer, tmp_path_factory: pytest.TempPathFact
     """The DDP scenario's run path and its `verify --html` file."""
     pytest.importorskip("ultralytics")
     work = tmp_path_factory.mktemp("ddp")
-    run_ddp_scenario(work, page_server, project="ddp-page")
+    # the Ultralytics tests' DDP scenario (2 gloo ranks, plots on), detect, in their clean subprocess
+    scenario, _ = run_scenario_subprocess(work, page_server, project="ddp-page", ddp=True, plots=True)
     (run,) = page_server.runs(project="ddp-page")
+    assert run.id == scenario["pre_id"] == scenario["post_id"], scenario  # the one run the scenario made
     html = work / "ddp.html"
     result = verify_html(run.path, page_server.url, page_server.api_key, html)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
