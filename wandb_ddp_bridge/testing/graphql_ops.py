@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .store import EVENTS, HISTORY, OUTPUT, Store, gid, loads_or, run_state, ungid
+from .encoding import gid, loads_or, ungid
+from .run_records import run_state
+from .store import EVENTS, HISTORY, OUTPUT, Store
 
 if TYPE_CHECKING:
     from .sessions import SessionTracker

@@ -43,6 +43,7 @@ from .faults import Faults
 from .graphql_ops import OPERATIONS, GraphQLError, OpContext
 from .procinfo import peer_process
 from .records import RequestRecord, RunListing, RunRecord, ServerEvent, WriterProcess
+from .run_records import run_listing, run_record
 from .sessions import SessionTracker
 from .store import HISTORY, SUMMARY, Store
 
@@ -775,12 +776,12 @@ class LocalWandbServer:
 
     def runs(self, entity: str | None = None, project: str | None = None) -> list[RunRecord]:
         store = self._open_store()
-        return [store.run_record(r, self.crash_after) for r in store.runs_in(entity, project)]
+        return [run_record(store, r, self.crash_after) for r in store.runs_in(entity, project)]
 
     def listing(self, entity: str | None = None, project: str | None = None) -> list[RunListing]:
         """One line per run, oldest first, without reading any history (cheap for an index page)."""
         store = self._open_store()
-        return [store.run_listing(r, self.crash_after) for r in store.runs_in(entity, project)]
+        return [run_listing(store, r, self.crash_after) for r in store.runs_in(entity, project)]
 
     def run(self, path: str) -> RunRecord:
         """A run by ``"entity/project/id"``, ``"project/id"`` or bare ``"id"`` (must be unique)."""
@@ -798,7 +799,7 @@ class LocalWandbServer:
             raise KeyError(f"no run {path!r} on the local W&B server; runs: {known}")
         if len(rows) > 1:
             raise KeyError(f"run id {path!r} is ambiguous; use entity/project/id")
-        return store.run_record(rows[0], self.crash_after)
+        return run_record(store, rows[0], self.crash_after)
 
     def history(self, path: str) -> list[dict[str, Any]]:
         return self.run(path).history

@@ -1,164 +1,33 @@
 """SQLite store of everything the recording server received; it survives a server restart.
 
-One connection guarded by one lock: the server is a test rig, and a single writer keeps every
-multi-row change (truncate-then-append, alias moves) atomic without thinking about isolation.
+What arrived (requests, their bodies, server events) and what a W&B backend keeps (runs, writer sessions,
+file_stream lines, uploads, artifacts and aliases), as rows: ``run_records`` shapes them into the records
+tests read, and ``database`` holds the tables, the connection and its transactions.
 """
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Any
 
-from .records import (
-    ArtifactEntry,
-    ArtifactRecord,
-    FileRecord,
-    RequestRecord,
-    RunListing,
-    RunRecord,
-    ServerEvent,
-    SessionRecord,
-    WriterProcess,
-)
+from .database import Database
+from .encoding import loads_or, ungid
+from .records import RequestRecord, ServerEvent, WriterProcess
 
-__all__ = ["EVENTS", "HISTORY", "OUTPUT", "SUMMARY", "Store", "gid"]
+__all__ = ["EVENTS", "HISTORY", "OUTPUT", "SUMMARY", "Store"]
 
 HISTORY = "wandb-history.jsonl"
 EVENTS = "wandb-events.jsonl"
 OUTPUT = "output.log"
 SUMMARY = "wandb-summary.json"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs(
-  pk INTEGER PRIMARY KEY, entity TEXT NOT NULL, project TEXT NOT NULL, run_id TEXT NOT NULL,
-  display_name TEXT, job_type TEXT, group_name TEXT, notes TEXT, tags TEXT, host TEXT, program TEXT,
-  sweep TEXT, config TEXT, summary TEXT, created_at REAL, updated_at REAL,
-  created_count INTEGER NOT NULL DEFAULT 0, resumed_count INTEGER NOT NULL DEFAULT 0,
-  UNIQUE(entity, project, run_id));
-CREATE TABLE IF NOT EXISTS sessions(
-  pk INTEGER PRIMARY KEY, run_pk INTEGER NOT NULL, idx INTEGER NOT NULL, started REAL, last_seen REAL,
-  ended REAL, resume_mode TEXT, created INTEGER, exit_code INTEGER, complete INTEGER NOT NULL DEFAULT 0,
-  preempting INTEGER NOT NULL DEFAULT 0, user_agent TEXT, writer_id TEXT, client_host TEXT,
-  overlapping INTEGER NOT NULL DEFAULT 0, process TEXT);
-CREATE TABLE IF NOT EXISTS lines(
-  run_pk INTEGER NOT NULL, file TEXT NOT NULL, line_no INTEGER NOT NULL, content TEXT, step INTEGER,
-  session_pk INTEGER, PRIMARY KEY(run_pk, file, line_no));
-CREATE TABLE IF NOT EXISTS run_files(
-  run_pk INTEGER NOT NULL, name TEXT NOT NULL, upload_key TEXT, size INTEGER, session_pk INTEGER,
-  uploaded INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(run_pk, name));
-CREATE TABLE IF NOT EXISTS uploads(
-  key TEXT PRIMARY KEY, kind TEXT NOT NULL, run_pk INTEGER, artifact_pk INTEGER, name TEXT,
-  content BLOB, uploaded REAL);
-CREATE TABLE IF NOT EXISTS artifacts(
-  pk INTEGER PRIMARY KEY, entity TEXT, project TEXT, collection TEXT, type TEXT, version_index INTEGER,
-  digest TEXT, state TEXT, description TEXT, metadata TEXT, run_pk INTEGER, session_pk INTEGER,
-  client_id TEXT, sequence_client_id TEXT, history_step INTEGER, created_at REAL, committed_at REAL,
-  manifest_key TEXT, size INTEGER, requested_aliases TEXT);
-CREATE TABLE IF NOT EXISTS aliases(
-  entity TEXT, project TEXT, collection TEXT, alias TEXT, artifact_pk INTEGER,
-  PRIMARY KEY(entity, project, collection, alias));
-CREATE TABLE IF NOT EXISTS artifact_files(
-  artifact_pk INTEGER, ordinal INTEGER, name TEXT, md5 TEXT, upload_key TEXT);
-CREATE TABLE IF NOT EXISTS artifact_entries(
-  artifact_pk INTEGER, path TEXT, digest TEXT, ref TEXT, size INTEGER, PRIMARY KEY(artifact_pk, path));
-CREATE TABLE IF NOT EXISTS artifact_uses(artifact_pk INTEGER, run_pk INTEGER, session_pk INTEGER, t REAL);
-CREATE TABLE IF NOT EXISTS requests(
-  pk INTEGER PRIMARY KEY, t REAL, method TEXT, path TEXT, operation TEXT, user_agent TEXT,
-  status INTEGER, body_size INTEGER, duration_ms REAL, fault TEXT, run_path TEXT, peer TEXT);
-CREATE TABLE IF NOT EXISTS bodies(request_pk INTEGER PRIMARY KEY, body BLOB);
-CREATE TABLE IF NOT EXISTS events(pk INTEGER PRIMARY KEY, t REAL, kind TEXT, operation TEXT, detail TEXT);
-CREATE INDEX IF NOT EXISTS sessions_run ON sessions(run_pk, idx);
-CREATE INDEX IF NOT EXISTS artifacts_coll ON artifacts(entity, project, collection, digest);
-"""
 
-
-def gid(kind: str, *parts: object) -> str:
-    """A W&B-style opaque id: base64 of ``Kind:part:part``."""
-    raw = ":".join([kind, *(str(p) for p in parts)])
-    return base64.b64encode(raw.encode()).decode()
-
-
-def ungid(value: str) -> list[str]:
-    try:
-        return base64.b64decode(value.encode(), validate=True).decode().split(":")
-    except (ValueError, UnicodeDecodeError):
-        return []
-
-
-def loads_or(text: str | None, default: Any) -> Any:
-    """``json.loads(text)``, or ``default`` for empty or malformed text (records never fail to read)."""
-    if not text:
-        return default
-    try:
-        return json.loads(text)
-    except ValueError:
-        return default
-
-
-def unwrap_config(raw: dict[str, Any]) -> dict[str, Any]:
-    """User config keys with the ``{"value": v}`` wrapper removed and ``_wandb`` dropped."""
-    out: dict[str, Any] = {}
-    for key, val in raw.items():
-        if key in ("_wandb", "wandb_version"):
-            continue
-        out[key] = val["value"] if isinstance(val, dict) and "value" in val else val
-    return out
-
-
-class Store:
+class Store(Database):
     """All records of one data dir. Thread-safe; every public method is one transaction."""
-
-    def __init__(self, data_dir: str) -> None:
-        os.makedirs(data_dir, exist_ok=True)
-        self.path = os.path.join(data_dir, "records.sqlite3")
-        self.lock = threading.RLock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
-        self._add_missing_columns()
-
-    def _add_missing_columns(self) -> None:
-        """Records written by an older server (a kept ``--data-dir``) lack the newer columns."""
-        have = {row["name"] for row in self._db.execute("PRAGMA table_info(sessions)")}
-        if "process" not in have:
-            self._db.execute("ALTER TABLE sessions ADD COLUMN process TEXT")
-
-    def close(self) -> None:
-        with self.lock:
-            self._db.close()
-
-    @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (re-entrant: nested calls join the outer one)."""
-        with self.lock:
-            if self._db.in_transaction:
-                yield self._db
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def q(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        with self.lock:
-            return list(self._db.execute(sql, params))
-
-    def q1(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
-        rows = self.q(sql, params)
-        return rows[0] if rows else None
 
     # -- requests and events -------------------------------------------------------------------
 
@@ -251,9 +120,7 @@ class Store:
     # -- runs ------------------------------------------------------------------------------------
 
     def find_run(self, entity: str, project: str, run_id: str) -> sqlite3.Row | None:
-        return self.q1(
-            "SELECT * FROM runs WHERE entity=? AND project=? AND run_id=?", (entity, project, run_id)
-        )
+        return self.q1("SELECT * FROM runs WHERE entity=? AND project=? AND run_id=?", (entity, project, run_id))
 
     def run_by_pk(self, pk: int) -> sqlite3.Row | None:
         return self.q1("SELECT * FROM runs WHERE pk=?", (pk,))
@@ -320,9 +187,7 @@ class Store:
         process: WriterProcess | None = None,
     ) -> int:
         with self.tx() as db:
-            row = db.execute(
-                "SELECT COALESCE(MAX(idx), -1) + 1 FROM sessions WHERE run_pk=?", (run_pk,)
-            ).fetchone()
+            row = db.execute("SELECT COALESCE(MAX(idx), -1) + 1 FROM sessions WHERE run_pk=?", (run_pk,)).fetchone()
             cur = db.execute(
                 "INSERT INTO sessions(run_pk, idx, started, last_seen, resume_mode, created, user_agent,"
                 " writer_id, client_host, process) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -353,9 +218,7 @@ class Store:
 
     # -- file_stream lines -----------------------------------------------------------------------
 
-    def write_lines(
-        self, run_pk: int, file: str, offset: int, content: list[str], session_pk: int | None
-    ) -> None:
+    def write_lines(self, run_pk: int, file: str, offset: int, content: list[str], session_pk: int | None) -> None:
         """Truncate ``file`` to ``offset`` lines, then append ``content`` (the file_stream contract)."""
         with self.tx() as db:
             db.execute("DELETE FROM lines WHERE run_pk=? AND file=? AND line_no>=?", (run_pk, file, offset))
@@ -373,9 +236,7 @@ class Store:
             )
 
     def line_count(self, run_pk: int, file: str) -> int:
-        row = self.q1(
-            "SELECT COALESCE(MAX(line_no), -1) + 1 AS n FROM lines WHERE run_pk=? AND file=?", (run_pk, file)
-        )
+        row = self.q1("SELECT COALESCE(MAX(line_no), -1) + 1 AS n FROM lines WHERE run_pk=? AND file=?", (run_pk, file))
         return int(row["n"]) if row else 0
 
     def lines(self, run_pk: int, file: str, last: int | None = None) -> list[str]:
@@ -472,157 +333,3 @@ class Store:
                     " DO UPDATE SET artifact_pk=excluded.artifact_pk",
                     (art["entity"], art["project"], art["collection"], alias, pk),
                 )
-
-    def artifact_records(self, where: str, params: tuple[Any, ...]) -> list[ArtifactRecord]:
-        out = []
-        for a in self.q(f"SELECT * FROM artifacts WHERE {where} ORDER BY pk", params):
-            entries = tuple(
-                ArtifactEntry(path=e["path"], digest=e["digest"], size=e["size"], ref=e["ref"])
-                for e in self.q(
-                    "SELECT * FROM artifact_entries WHERE artifact_pk=? ORDER BY path", (a["pk"],)
-                )
-            )
-            files = tuple(
-                f["name"]
-                for f in self.q(
-                    "SELECT f.name FROM artifact_files f JOIN uploads u ON u.key=f.upload_key"
-                    " WHERE f.artifact_pk=? AND u.uploaded IS NOT NULL ORDER BY f.ordinal",
-                    (a["pk"],),
-                )
-            )
-            run = self.run_by_pk(a["run_pk"]) if a["run_pk"] is not None else None
-            session = self.session(a["session_pk"]) if a["session_pk"] is not None else None
-            users = self.q(
-                "SELECT DISTINCT r.entity, r.project, r.run_id"
-                " FROM artifact_uses u JOIN runs r ON r.pk=u.run_pk"
-                " WHERE u.artifact_pk=?",
-                (a["pk"],),
-            )
-            out.append(
-                ArtifactRecord(
-                    id=gid("Artifact", a["pk"]),
-                    entity=a["entity"],
-                    project=a["project"],
-                    name=a["collection"],
-                    type=a["type"],
-                    version_index=a["version_index"],
-                    digest=a["digest"],
-                    state=a["state"],
-                    aliases=tuple(self.artifact_aliases(a["pk"])),
-                    entries=entries,
-                    uploaded_files=files,
-                    description=a["description"],
-                    metadata=loads_or(a["metadata"], {}),
-                    run_path=f"{run['entity']}/{run['project']}/{run['run_id']}" if run else None,
-                    session_index=session["idx"] if session else None,
-                    used_by=tuple(f"{u['entity']}/{u['project']}/{u['run_id']}" for u in users),
-                )
-            )
-        return out
-
-    # -- whole-run records -------------------------------------------------------------------------
-
-    def run_listing(self, run: sqlite3.Row, crash_after: float) -> RunListing:
-        sessions = self.sessions_of(run["pk"])
-        return RunListing(
-            entity=run["entity"],
-            project=run["project"],
-            id=run["run_id"],
-            display_name=run["display_name"],
-            group=run["group_name"],
-            state=run_state(sessions, crash_after),
-            started=sessions[0]["started"] if sessions else run["created_at"],
-            sessions=len(sessions),
-            created_count=run["created_count"],
-            resumed_count=run["resumed_count"],
-        )
-
-    def run_record(self, run: sqlite3.Row, crash_after: float) -> RunRecord:
-        pk = run["pk"]
-        sessions = [_session_record(s) for s in self.sessions_of(pk)]
-        raw_config = loads_or(run["config"], {})
-        events = [loads_or(line, {}) for line in self.lines(pk, EVENTS)]
-        return RunRecord(
-            entity=run["entity"],
-            project=run["project"],
-            id=run["run_id"],
-            storage_id=gid("Run", "v1", run["run_id"], run["project"], run["entity"]),
-            display_name=run["display_name"],
-            config=unwrap_config(raw_config) if isinstance(raw_config, dict) else {},
-            raw_config=raw_config if isinstance(raw_config, dict) else {},
-            summary=loads_or(run["summary"], {}),
-            history=self.history_rows(pk),
-            events=[e for e in events if isinstance(e, dict)],
-            output=self.lines(pk, OUTPUT),
-            sessions=sessions,
-            artifacts=self.artifact_records("run_pk=?", (pk,)),
-            files=[
-                FileRecord(
-                    name=f["name"],
-                    size=f["size"],
-                    uploaded=bool(f["uploaded"]),
-                    session_index=_session_index(sessions, self, f["session_pk"]),
-                )
-                for f in self.run_files(pk)
-            ],
-            state=run_state(self.sessions_of(pk), crash_after),
-            created_count=run["created_count"],
-            resumed_count=run["resumed_count"],
-            overlapping=any(s.overlapping for s in sessions),
-            tags=loads_or(run["tags"], []) or [],
-            job_type=run["job_type"],
-            group=run["group_name"],
-            notes=run["notes"],
-        )
-
-
-def _session_index(sessions: list[SessionRecord], store: Store, session_pk: int | None) -> int | None:
-    if session_pk is None:
-        return None
-    row = store.session(session_pk)
-    return int(row["idx"]) if row else None
-
-
-def _session_record(s: sqlite3.Row) -> SessionRecord:
-    return SessionRecord(
-        index=s["idx"],
-        started=s["started"],
-        last_seen=s["last_seen"],
-        ended=s["ended"],
-        resume_mode=s["resume_mode"],
-        created=bool(s["created"]),
-        exit_code=s["exit_code"],
-        complete=bool(s["complete"]),
-        preempting=bool(s["preempting"]),
-        user_agent=s["user_agent"] or "",
-        writer_id=s["writer_id"],
-        client_host=s["client_host"],
-        overlapping=bool(s["overlapping"]),
-        process=_writer_process(s["process"]),
-    )
-
-
-def _writer_process(text: str | None) -> WriterProcess | None:
-    raw = loads_or(text, None)
-    if not isinstance(raw, dict) or not isinstance(raw.get("pid"), int):
-        return None
-    env = raw.get("env")
-    return WriterProcess(
-        pid=raw["pid"],
-        command=str(raw.get("command") or ""),
-        via=raw.get("via"),
-        via_pid=raw.get("via_pid"),
-        env={str(k): str(v) for k, v in env.items()} if isinstance(env, dict) else {},
-    )
-
-
-def run_state(sessions: list[sqlite3.Row], crash_after: float, now: float | None = None) -> str:
-    """W&B-style run state from the last writer session."""
-    if not sessions:
-        return "pending"
-    last = sessions[-1]
-    if last["complete"]:
-        return "finished" if not last["exit_code"] else "failed"
-    if (now if now is not None else time.time()) - (last["last_seen"] or 0) > crash_after:
-        return "crashed"
-    return "preempting" if last["preempting"] else "running"
