@@ -58,9 +58,9 @@ class BridgeConfig:
     init_timeout: float = 90.0
     #: Attempts to resume the run after training before giving up (backoff doubles from 1 s).
     resume_attempts: int = 3
-    #: After a signal (SIGTERM, Ctrl-C) the post-training resume gets this many seconds in all, then it is
-    #: abandoned and the run's end is recorded in a local offline copy: schedulers SIGKILL ~30 s after SIGTERM.
-    #: No single resume attempt waits longer than this either (a signal may arrive during one).
+    #: After a signal (SIGTERM, Ctrl-C) the post-training resume gets this many seconds in all, counted from the
+    #: signal (a preemption's stop included), then it is abandoned and the run's end is recorded in a local
+    #: offline copy: schedulers SIGKILL ~30 s after SIGTERM. No single resume attempt waits longer either.
     resume_grace_seconds: float = 20.0
     #: ``"auto"`` keeps the run open when training runs in this very process; ``"never"`` always
     #: finishes and resumes (the behaviour of the hand-written recipe).
@@ -77,7 +77,8 @@ class BridgeConfig:
     resume_from: str | None = None
     #: Signals that mean "this job is being preempted" while training runs in this process (by name).
     preemption_signals: tuple[str, ...] = ("SIGTERM",)
-    #: After a preemption signal, training gets this long to finish its step and save before it is cut off.
+    #: After a preemption signal, training gets this long to finish its step and save before it is cut off;
+    #: part of ``resume_grace_seconds``, so it must be smaller (default: half of it).
     preemption_grace_seconds: float = 10.0
 
     @classmethod
@@ -180,7 +181,18 @@ class BridgeConfig:
             if key in values and not isinstance(values[key], str):
                 shown = "<hidden>" if key == "api_key" else repr(values[key])
                 raise ConfigError(f"{key}={shown} (from {where(key)}) must be a string")
-        return cls(**values)
+        if "preemption_grace_seconds" not in values and "resume_grace_seconds" in values:
+            values["preemption_grace_seconds"] = values["resume_grace_seconds"] / 2  # the default: half of it
+        config = cls(**values)
+        if config.preemption_grace_seconds >= config.resume_grace_seconds:
+            raise ConfigError(
+                f"preemption_grace_seconds={config.preemption_grace_seconds:g} (from "
+                f"{where('preemption_grace_seconds')}) leaves no time to record how the attempt ended: everything "
+                f"after a preemption signal, stopping training and taking the run back, must fit in "
+                f"resume_grace_seconds={config.resume_grace_seconds:g} (from {where('resume_grace_seconds')}). "
+                "Set resume_grace_seconds above preemption_grace_seconds and below your scheduler's kill delay."
+            )
+        return config
 
     def describe(self) -> str:
         """One line for logs and reports (no secrets)."""

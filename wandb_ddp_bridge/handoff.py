@@ -35,7 +35,7 @@ from .errors import BackendError, BridgeError, PhaseError
 from .integrations import TrainingContext, find
 from .phases import FAILED_KEY, Phase, holds_run, next_phase
 from .preemption import signal_numbers
-from .signals import GraceExpired, SignalGuard, Unwinding, add_note
+from .signals import GraceExpired, SignalGuard, Terminated, Unwinding, add_note
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
@@ -251,7 +251,10 @@ class Handoff:
         """Resume ``previous`` with retries; after a signal (or Ctrl-C) within its grace period, else abandon."""
         config = self._session.config
         deadline = self._sigterm.deadline()
-        if deadline is None and isinstance(exc, (KeyboardInterrupt, SystemExit)):
+        if deadline is None and isinstance(exc, Terminated) and exc.received_at is not None:
+            # taken by the preemption watch while training ran here: the stop already used part of the grace
+            deadline = exc.received_at + config.resume_grace_seconds
+        elif deadline is None and isinstance(exc, (KeyboardInterrupt, SystemExit)):
             deadline = time.monotonic() + config.resume_grace_seconds  # interrupted: the user wants out
         try:
             return self._resume_until(previous, exc, deadline)

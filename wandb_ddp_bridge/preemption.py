@@ -15,6 +15,7 @@ import _thread
 import contextlib
 import signal
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,7 @@ class PreemptionWatch:
         self._timer: threading.Timer | None = None
         self._raised = False
         self.received: int | None = None
+        self.received_at: float | None = None
 
     def install(self) -> PreemptionWatch:
         if self._previous or threading.current_thread() is not threading.main_thread():
@@ -60,7 +62,7 @@ class PreemptionWatch:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.received is None:
-            self.received = signum
+            self.received, self.received_at = signum, time.monotonic()
             self._timer = threading.Timer(self._grace, self._expire)
             self._timer.daemon = True
             self._timer.start()
@@ -68,7 +70,7 @@ class PreemptionWatch:
             return
         if not self._raised:  # a second signal, or the grace period is over: stop now
             self._raised = True
-            raise Preempted(self.received)
+            raise Preempted(self.received, received_at=self.received_at)
 
     def _expire(self) -> None:
         if self._previous and self.received is not None and not self._raised:
@@ -86,4 +88,4 @@ class PreemptionWatch:
         """Raise :class:`Preempted` if a preemption signal arrived (and nothing raised it yet)."""
         if self.received is not None and not self._raised:
             self._raised = True
-            raise Preempted(self.received)
+            raise Preempted(self.received, received_at=self.received_at)

@@ -27,9 +27,11 @@ class Terminated(SystemExit):
     shell reports for a SIGTERM, and ``except Exception`` in training code does not swallow it.
     """
 
-    def __init__(self, signum: int = signal.SIGTERM) -> None:
+    def __init__(self, signum: int = signal.SIGTERM, *, received_at: float | None = None) -> None:
         super().__init__(128 + signum)
         self.signum = signum
+        #: ``time.monotonic()`` when the signal arrived, where known: the cleanup after it is timed from then
+        self.received_at = received_at
 
     def __str__(self) -> str:
         return f"{signal.Signals(self.signum).name} received (exit code {128 + self.signum})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -130,3 +131,22 @@ def test_device_forms(raw: object, parsed: object) -> None:
 def test_unreadable_cfg_type_is_explained() -> None:
     with pytest.raises(ConfigError, match="cannot read W&B settings"):
         BridgeConfig.resolve(42)
+
+
+def test_the_preemption_grace_must_leave_time_to_take_the_run_back() -> None:
+    with pytest.raises(ConfigError) as refused:
+        BridgeConfig.resolve(project="p", preemption_grace_seconds=60)
+    message = str(refused.value)
+    assert "preemption_grace_seconds=60 (from keyword argument)" in message
+    assert "resume_grace_seconds=20 (from default)" in message
+    cfg = BridgeConfig.resolve(project="p", preemption_grace_seconds=60, resume_grace_seconds=80)
+    assert (cfg.preemption_grace_seconds, cfg.resume_grace_seconds) == (60, 80)
+    with pytest.raises(ConfigError, match=re.escape("resume_grace_seconds=5 (from keyword")):
+        BridgeConfig.resolve(project="p", preemption_grace_seconds=5, resume_grace_seconds=5)
+
+
+def test_the_preemption_grace_defaults_to_half_the_resume_grace() -> None:
+    assert BridgeConfig.resolve(project="p").preemption_grace_seconds == 10
+    assert BridgeConfig.resolve(project="p", resume_grace_seconds=4).preemption_grace_seconds == 2
+    explicit = BridgeConfig.resolve(project="p", resume_grace_seconds=4, preemption_grace_seconds=3)
+    assert explicit.preemption_grace_seconds == 3

@@ -284,3 +284,31 @@ def test_sigterm_during_a_slow_resume_is_honoured_after_the_grace_period(
     assert f"gave up resuming run {s.id}" in caplog.text
     # an offline copy with the sync command, or (where wandb still holds the attempt) how to record the end
     assert f"wandb sync --id {s.id}" in caplog.text or "run.finish(exit_code=143)" in caplog.text
+
+
+def test_after_a_preemption_the_resume_grace_counts_from_the_signal(
+    wandb_server: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The preemption watch took the signal while training ran here, and stopping training used up the grace:
+    the run's end goes to the offline copy at once instead of a resume the scheduler's SIGKILL would cut."""
+    from wandb_ddp_bridge.preemption import Preempted
+
+    s = wandb_session(project="grace", dir=str(tmp_path), resume_grace_seconds=15, fast_path="never")
+    with pytest.raises(Preempted), s, s.handoff():
+        raise Preempted(signal.SIGTERM, received_at=time.monotonic() - 14)  # 14 of the 15 s went on the stop
+    (run,) = wandb_server.runs(project="grace")
+    assert (run.created_count, run.resumed_count) == (1, 0), "no resume was started after the grace"
+    assert f"gave up resuming run {s.id}" in caplog.text
+    assert f"wandb sync --id {s.id}" in caplog.text
+    assert active_session() is None and open_run() is None
+
+
+def test_a_preemption_within_the_grace_still_resumes_the_run(wandb_server: Any, tmp_path: Path) -> None:
+    from wandb_ddp_bridge.preemption import Preempted
+
+    s = wandb_session(project="grace-kept", dir=str(tmp_path), resume_grace_seconds=15, fast_path="never")
+    with pytest.raises(Preempted), s, s.handoff():
+        raise Preempted(signal.SIGTERM, received_at=time.monotonic() - 1)
+    (run,) = wandb_server.runs(project="grace-kept")
+    assert (run.created_count, run.resumed_count) == (1, 1)
+    assert run.exit_code == 143 and run.summary[FAILED_KEY] is True
