@@ -53,7 +53,7 @@ _HASH_WORDS = frozenset({"commit", "sha", "sha1", "hash", "digest", "checksum", 
 SECRET_ENV_VARS = ("WANDB_API_KEY", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "HF_TOKEN")
 
 # Legacy keys: 40 hex chars; on-prem keys prefix them ("local-<40 hex>"); keys issued since late 2025 are
-# about 86 chars and start with "wandb_v1_" (wandb >= 0.22.3 accepts them; the client only checks for
+# about 86 chars and start with "wandb_v1_" (newer wandb clients accept them; the client only checks for
 # 40+ word characters after an optional "<prefix>-").
 _LEGACY_KEY = re.compile(r"(?:[A-Za-z][A-Za-z0-9]{0,19}-)?[0-9a-fA-F]{40}")
 _V1_KEY = r"(?:[A-Za-z][A-Za-z0-9]{0,19}-)?wandb_v\d+_[A-Za-z0-9_-]{30,}"
