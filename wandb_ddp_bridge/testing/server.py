@@ -38,9 +38,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from . import gql
 from .faults import Faults
-from .graphql_ops import OPERATIONS, GraphQLError, OpContext
+from .graphql.context import GraphQLError, OpContext
+from .graphql.document import GraphQLSyntaxError, operation_name_from_text, parse
+from .graphql.execution import execute, root_fields
+from .graphql.operations import OPERATIONS
 from .procinfo import peer_process
 from .records import RequestRecord, RunListing, RunRecord, ServerEvent, WriterProcess
 from .run_records import run_listing, run_record
@@ -276,17 +278,17 @@ class _Handler(BaseHTTPRequestHandler):
             payload = json.loads(body or b"{}")
             query = str(payload.get("query") or "")
             variables = payload.get("variables") or {}
-            doc = gql.parse(query)
+            doc = parse(query)
             name = payload.get("operationName") or None
             op = doc.operation(name)
-        except (ValueError, gql.GraphQLSyntaxError) as exc:
+        except (ValueError, GraphQLSyntaxError) as exc:
             app.store.add_event("bad_graphql", record["operation"], {"error": str(exc)})
             return _Reply(400, {"errors": [{"message": f"cannot parse the GraphQL request: {exc}"}]})
         op_name = op.name or record["operation"] or ""
         record["operation"] = op_name or None
         handler = OPERATIONS.get(op_name)
         if handler is None:
-            fields = gql.root_fields(doc, op, variables)
+            fields = root_fields(doc, op, variables)
             app.store.add_event(
                 "unknown_operation", op_name or None, {"root_fields": fields, "query": query[:2000]}
             )
@@ -306,7 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
             crash_after=app.crash_after,
         )
         try:
-            data = gql.execute(doc, op, handler(ctx, variables), variables)
+            data = execute(doc, op, handler(ctx, variables), variables)
         except GraphQLError as exc:
             record["run_path"] = ctx.run_path
             return _Reply(200, {"data": None, "errors": [{"message": str(exc), "path": [op_name]}]})
@@ -451,7 +453,7 @@ def _classify(method: str, path: str, body: bytes) -> tuple[str | None, str]:
         name = None
         try:
             payload = json.loads(body or b"{}")
-            name = payload.get("operationName") or gql.operation_name_from_text(
+            name = payload.get("operationName") or operation_name_from_text(
                 str(payload.get("query") or "")
             )
         except (ValueError, AttributeError):

@@ -1,14 +1,15 @@
-"""A small GraphQL reader: parse a request document and shape resolver data by its selection sets.
+"""Parse a GraphQL request document: tokens, the syntax tree (operations, fields, fragments), names.
 
-The recording server answers each operation from a tree of plain dicts (callables for fields that
-take arguments). Shaping the answer by the query text itself means every client version gets exactly
-the fields it asked for, aliases and fragments included, without a schema.
+Only what a client's request needs is read: operations with variable defaults, selection sets with
+aliases, arguments, directives and fragments. Types in variable definitions are skipped, since the
+server has no schema to check them against; ``evaluate`` gives an argument's value once the request's
+variables are known.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,14 +20,11 @@ __all__ = [
     "GraphQLSyntaxError",
     "InlineFragment",
     "Operation",
-    "Resolver",
-    "execute",
+    "Selection",
+    "evaluate",
     "operation_name_from_text",
     "parse",
 ]
-
-# A resolver receives the field's evaluated arguments and returns data (or another tree).
-Resolver = Callable[[dict[str, Any]], Any]
 
 
 class GraphQLSyntaxError(ValueError):
@@ -104,6 +102,8 @@ _TOKEN = re.compile(
     r"|(?P<name>[_A-Za-z][_0-9A-Za-z]*)"
     r"|(?P<punct>\.\.\.|[!$&()\:=@\[\]{}|])"
 )
+
+
 _OP_NAME = re.compile(r"\b(query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
 
 
@@ -273,6 +273,8 @@ class _Parser:
 
 
 _LITERALS: dict[str, Any] = {"true": True, "false": False, "null": None}
+
+
 _ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -308,105 +310,14 @@ def parse(text: str) -> Document:
     return doc
 
 
-def _evaluate(value: Any, variables: Mapping[str, Any]) -> Any:
+def evaluate(value: Any, variables: Mapping[str, Any]) -> Any:
+    """An argument's value: variables replaced by the request's values, enum names by their text."""
     if isinstance(value, _Var):
         return variables.get(value.name)
     if isinstance(value, _Enum):
         return value.value
     if isinstance(value, list):
-        return [_evaluate(v, variables) for v in value]
+        return [evaluate(v, variables) for v in value]
     if isinstance(value, dict):
-        return {k: _evaluate(v, variables) for k, v in value.items()}
+        return {k: evaluate(v, variables) for k, v in value.items()}
     return value
-
-
-def _included(directives: list[tuple[str, dict[str, Any]]], variables: Mapping[str, Any]) -> bool:
-    for name, args in directives:
-        cond = bool(_evaluate(args.get("if"), variables))
-        if name == "include" and not cond:
-            return False
-        if name == "skip" and cond:
-            return False
-    return True
-
-
-class _Context:
-    def __init__(self, doc: Document, variables: Mapping[str, Any]) -> None:
-        self.doc = doc
-        self.variables = variables
-
-
-def _collect(
-    selections: list[Selection], typename: str | None, ctx: _Context, out: dict[str, list[Field]]
-) -> None:
-    for sel in selections:
-        if not _included(sel.directives, ctx.variables):
-            continue
-        if isinstance(sel, Field):
-            out.setdefault(sel.key, []).append(sel)
-            continue
-        frag = ctx.doc.fragments.get(sel.name) if isinstance(sel, FragmentSpread) else sel
-        if frag is None:
-            raise GraphQLSyntaxError(f"unknown fragment {getattr(sel, 'name', '?')!r}")
-        cond = frag.type_condition
-        # Without a __typename on the data, interface/type conditions are assumed to match.
-        if cond is not None and typename is not None and cond != typename and not _abstract(cond):
-            continue
-        if isinstance(sel, FragmentSpread) and not _included(frag.directives, ctx.variables):
-            continue
-        _collect(frag.selections, typename, ctx, out)
-
-
-def _abstract(type_name: str) -> bool:
-    # Interfaces/unions the client spreads on; concrete data always satisfies them here.
-    return type_name in {"ArtifactCollection", "Node"}
-
-
-def _shape(data: Any, selections: list[Selection], ctx: _Context) -> Any:
-    if data is None:
-        return None
-    if isinstance(data, (list, tuple)):
-        return [_shape(item, selections, ctx) for item in data]
-    if not isinstance(data, Mapping):
-        return data
-    typename = data.get("__typename")
-    grouped: dict[str, list[Field]] = {}
-    _collect(selections, typename if isinstance(typename, str) else None, ctx, grouped)
-    out: dict[str, Any] = {}
-    for key, fields in grouped.items():
-        first = fields[0]
-        if first.name == "__typename":
-            out[key] = typename
-            continue
-        raw = data.get(first.name)
-        if callable(raw):
-            raw = raw({k: _evaluate(v, ctx.variables) for k, v in first.arguments.items()})
-        subs: list[Selection] = [s for f in fields for s in f.selections]
-        out[key] = _shape(raw, subs, ctx) if subs else _plain(raw)
-    return out
-
-
-def _plain(value: Any) -> Any:
-    # Leaf values are JSON scalars (or JSON-typed objects such as historyKeys); drop resolvers.
-    if callable(value):
-        return None
-    return value
-
-
-def execute(
-    doc: Document, operation: Operation, root: Mapping[str, Any], variables: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Shape ``root`` by the operation's selection set, with ``variables`` over the declared defaults."""
-    merged = dict(operation.variable_defaults)
-    merged.update({k: v for k, v in variables.items()})
-    result = _shape(root, operation.selections, _Context(doc, merged))
-    return result if isinstance(result, dict) else {}
-
-
-def root_fields(doc: Document, operation: Operation, variables: Mapping[str, Any]) -> list[str]:
-    """Names (not aliases) of the operation's top-level fields, fragments expanded."""
-    grouped: dict[str, list[Field]] = {}
-    merged = dict(operation.variable_defaults)
-    merged.update(variables)
-    _collect(operation.selections, None, _Context(doc, merged), grouped)
-    return [fields[0].name for fields in grouped.values()]
