@@ -5,6 +5,8 @@ Standard library only: importing this package never imports wandb, torch or ultr
 
 from __future__ import annotations
 
+from .child_process import RemoteFaults
+from .endpoints import Page, PageRenderer
 from .faults import FaultRule, Faults
 from .records import (
     ArtifactEntry,
@@ -17,7 +19,7 @@ from .records import (
     SessionRecord,
     WriterProcess,
 )
-from .server import LocalWandbServer, Page, PageRenderer, RemoteFaults, ServerNotRunningError
+from .server import LocalWandbServer, ServerNotRunningError
 
 __all__ = [
     "ArtifactEntry",
