@@ -7,6 +7,7 @@ installed costs other test suites nothing.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,6 +52,7 @@ def wandb_server_unexported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def _serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, export: bool) -> Iterator[LocalWandbServer]:
     from .server import LocalWandbServer
 
+    _reset_wandb_process_state()
     server = LocalWandbServer(tmp_path / "wandb-server").start()
     wandb_dir = tmp_path / "wandb-dir"
     wandb_dir.mkdir()
@@ -71,3 +73,12 @@ def _serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, export: bool) -> 
         yield server
     finally:
         server.stop()
+
+
+def _reset_wandb_process_state() -> None:
+    """An in-process wandb client keeps one service and the settings it read from the environment at first
+    use (the base URL among them) for the life of the process: a plain ``wandb.init()`` in this test would
+    talk to an earlier test's stopped server. Reset it while no run is open (the next ``init`` starts afresh)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and getattr(wandb, "run", None) is None:
+        wandb.teardown()
