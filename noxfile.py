@@ -45,9 +45,10 @@ def docs(session: nox.Session) -> None:
 
 
 # Imports of old releases that newer ones (and so the dev venv) no longer need; installed --no-deps.
-# 8.3.253 draws results.png (plots=True, the panel tests) with scipy.ndimage; 8.4.139 and later do not.
+# 8.3.199 and 8.3.253 draw results.png (plots=True, the panel tests) with scipy.ndimage; 8.4.139 and later do not.
 ULTRALYTICS_EXTRA = {
     "8.3.0": ["tqdm", "pandas", "seaborn", "scipy", "py-cpuinfo", "ultralytics-thop"],
+    "8.3.199": ["scipy"],
     "8.3.253": ["scipy"],
 }
 

@@ -164,7 +164,7 @@ FACTS: dict[str, Fact] = {
 }
 
 #: The releases CI trains against (nox -s compat); the first and last bound the tested range.
-COMPAT_MATRIX = ("8.3.0", "8.3.253", "8.4.139", "8.4.176", "8.4.190")
+COMPAT_MATRIX = ("8.3.0", "8.3.199", "8.3.253", "8.4.139", "8.4.176", "8.4.183", "8.4.190")
 OLDEST_TESTED = COMPAT_MATRIX[0]
 NEWEST_TESTED = COMPAT_MATRIX[-1]
 #: The cloudpickle release Ultralytics requires for DDP from `ddp_worker_cloudpickle` on.
