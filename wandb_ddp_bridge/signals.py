@@ -125,6 +125,13 @@ class SignalGuard:
             self._watchdog = threading.Thread(target=self._watch, name="wandb-ddp-bridge-grace", daemon=True)
             self._watchdog.start()
 
+    def release(self) -> BaseException | None:
+        """End a :meth:`defer` that guarded a short critical section; the guard stays installed. Returns the
+        exception for a signal that arrived meanwhile (raise it now), ``None`` if none did or none was deferred."""
+        self._deferring = False
+        pending, self._pending = self._pending, None
+        return _exception_for(pending) if pending is not None else None
+
     def end_grace(self) -> None:
         """The deferred cleanup has given up by itself: from now on no :class:`GraceExpired` interrupts it."""
         self._expiry_raised = True

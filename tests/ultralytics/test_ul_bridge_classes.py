@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from wandb_ddp_bridge import integrations
 from wandb_ddp_bridge.errors import ConfigError
 from wandb_ddp_bridge.integrations import TrainingContext
 from wandb_ddp_bridge.integrations.ultralytics import callbacks, trainers
+from wandb_ddp_bridge.signals import Terminated
 
 HERE = Path(__file__).resolve().parent
 
@@ -195,7 +197,9 @@ def test_bridge_callbacks_go_first_on_start_and_last_on_end_events_without_dupli
     start = callbacks.RankZeroCallback("on_pretrain_routine_start")
     assert trainer.callbacks["on_pretrain_routine_start"] == [start, user, native]
     assert trainer.callbacks["on_train_start"][0] == callbacks.RankZeroCallback("on_train_start")
-    assert trainer.callbacks["teardown"] == [native, callbacks.RankZeroCallback("teardown")]
+    assert trainer.callbacks["teardown"] == [native, callbacks.RankZeroCallback("teardown", "last")]
+    fit_epoch_end = trainer.callbacks["on_fit_epoch_end"]
+    assert (fit_epoch_end[0].position, fit_epoch_end[-1].position) == ("first", "last")
     assert trainer.callbacks["on_train_batch_end"] == [user]  # nothing per batch
     assert shared["on_pretrain_routine_start"] == [user, native]  # the model's lists are not mutated
     assert pickle.loads(cloudpickle.dumps(start)) == start  # workers receive the callbacks pickled
@@ -208,13 +212,64 @@ def test_bridge_callbacks_do_nothing_on_other_ranks(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("RANK", "1")
     monkeypatch.setenv("WORLD_SIZE", "2")
     trainer = _fake_trainer(tloss=None, metrics={}, best=Path("/nonexistent"))
-    for event in callbacks.EVENTS:
-        callbacks.RankZeroCallback(event)(trainer)
+    for event, position, _ in callbacks.ROWS:
+        callbacks.RankZeroCallback(event, position)(trainer)
     assert calls == []
     assert not hasattr(trainer, callbacks._STATE_ATTR)
     monkeypatch.setenv("RANK", "0")
     callbacks.RankZeroCallback("on_train_start")(trainer)
     assert calls == ["attach"]
+    assert callbacks.close_attachment(trainer, exit_code=0) is None  # the worker's signal guard is put back
+    assert calls == ["attach", "detach"]
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_ddp_worker_holds_a_stop_signal_from_the_checkpoint_until_the_epoch_row_is_logged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ultralytics saves the epoch's checkpoint before on_fit_epoch_end logs its row: a SIGTERM in between
+    would leave a checkpoint counting an epoch the run never received, and the next attempt resumes after it."""
+    logged: list[str] = []
+    monkeypatch.setattr(callbacks, "attach", lambda: None)
+    monkeypatch.setattr(callbacks, "detach", lambda **_: None)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    trainer = _fake_trainer()
+    callbacks.install(trainer)
+    trainer.callbacks["on_fit_epoch_end"].insert(1, lambda _: logged.append("row"))  # a logger after the bridge's
+
+    def run(event: str) -> None:
+        for callback in trainer.callbacks[event]:
+            callback(trainer)
+
+    try:
+        run("on_train_start")  # a launched worker: the stop-signal guard is installed
+        run("on_model_save")
+        os.kill(os.getpid(), signal.SIGTERM)  # torch.distributed.run stopping its workers, right after the save
+        with pytest.raises(Terminated):
+            run("on_fit_epoch_end")
+        assert logged == ["row"], "every on_fit_epoch_end callback ran before the worker stopped"
+    finally:
+        callbacks.close_attachment(trainer, exit_code=1)
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_without_a_checkpoint_save_a_stop_signal_acts_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(callbacks, "attach", lambda: None)
+    monkeypatch.setattr(callbacks, "detach", lambda **_: None)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_RANK", "0")
+    trainer = _fake_trainer()
+    callbacks.install(trainer)
+    try:
+        callbacks.RankZeroCallback("on_train_start")(trainer)
+        with pytest.raises(Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+        callbacks.RankZeroCallback("on_fit_epoch_end", "last")(trainer)  # nothing held: nothing to raise
+    finally:
+        callbacks.close_attachment(trainer, exit_code=1)
 
 
 def test_native_callback_detection_looks_at_this_trainers_callbacks() -> None:
@@ -244,8 +299,9 @@ def test_native_wandb_callbacks_are_contained_and_still_picklable() -> None:
     trainer.callbacks["on_fit_epoch_end"] = [wb.on_fit_epoch_end]
     for _ in range(2):
         callbacks.install(trainer)
-    [ours, native] = trainer.callbacks["on_fit_epoch_end"]
+    [ours, native, ours_after] = trainer.callbacks["on_fit_epoch_end"]
     assert ours == callbacks.RankZeroCallback("on_fit_epoch_end")
+    assert ours_after == callbacks.RankZeroCallback("on_fit_epoch_end", "last")
     assert native == containment.ContainedNative("on_fit_epoch_end", wb.on_fit_epoch_end)  # wrapped once
     assert ul.native_wandb_active(trainer)
     assert pickle.loads(cloudpickle.dumps(native)) == native  # workers receive the callbacks pickled

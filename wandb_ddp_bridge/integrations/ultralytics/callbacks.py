@@ -28,7 +28,7 @@ from .launch import spawns_workers
 from .resume import record_run
 from .runlog import LOGGER_NAME, EpochLogger
 
-__all__ = ["EVENTS", "RankZeroCallback", "close_attachment", "install", "native_wandb_active"]
+__all__ = ["EVENTS", "ROWS", "RankZeroCallback", "close_attachment", "install", "native_wandb_active"]
 
 _STATE_ATTR = "_wandb_ddp_bridge_state"
 
@@ -141,6 +141,23 @@ def _on_fit_epoch_end(trainer: Any) -> None:
             log.fit_epoch_end(trainer)
 
 
+def _on_model_save(trainer: Any) -> None:
+    """In a DDP worker: from here to the end of ``on_fit_epoch_end`` this epoch's checkpoint exists but its row
+    is not logged yet. A stop signal in between would lose the row for good (the next attempt resumes after
+    this epoch), so it is held until every ``on_fit_epoch_end`` callback has run."""
+    guard = _state(trainer).signals
+    if guard is not None:
+        guard.defer()
+
+
+def _after_fit_epoch_end(trainer: Any) -> None:
+    """The epoch's row is logged (by the bridge or the native callback): a stop signal held meanwhile acts now."""
+    guard = _state(trainer).signals
+    pending = guard.release() if guard is not None else None
+    if pending is not None:
+        raise pending
+
+
 def _on_train_end(trainer: Any) -> None:
     state = _state(trainer)
     state.completed = True
@@ -174,32 +191,36 @@ def close_attachment(trainer: Any, *, exit_code: int) -> BaseException | None:
 
 # ------------------------------------------------------------------------------------------- the table
 _Handler = Callable[[Any], None]
-# event -> (what it does, position): "first" runs before every native/user callback, "last" after all of them.
-_TABLE: dict[str, tuple[_Handler, str]] = {
-    "on_pretrain_routine_start": (_on_start, "first"),
-    "on_pretrain_routine_end": (_on_pretrain_routine_end, "first"),
-    "on_train_start": (_on_start, "first"),
-    "on_train_epoch_start": (_on_train_epoch_start, "first"),
-    "on_train_epoch_end": (_on_train_epoch_end, "first"),
-    "on_fit_epoch_end": (_on_fit_epoch_end, "first"),
-    "on_train_end": (_on_train_end, "last"),
-    "teardown": (_on_teardown, "last"),
-}
-EVENTS = frozenset(_TABLE)
+# (event, position, what it does): "first" runs before every native/user callback, "last" after all of them.
+ROWS: tuple[tuple[str, str, _Handler], ...] = (
+    ("on_pretrain_routine_start", "first", _on_start),
+    ("on_pretrain_routine_end", "first", _on_pretrain_routine_end),
+    ("on_train_start", "first", _on_start),
+    ("on_train_epoch_start", "first", _on_train_epoch_start),
+    ("on_train_epoch_end", "first", _on_train_epoch_end),
+    ("on_model_save", "first", _on_model_save),
+    ("on_fit_epoch_end", "first", _on_fit_epoch_end),
+    ("on_fit_epoch_end", "last", _after_fit_epoch_end),
+    ("on_train_end", "last", _on_train_end),
+    ("teardown", "last", _on_teardown),
+)
+_HANDLERS: dict[tuple[str, str], _Handler] = {(event, position): handler for event, position, handler in ROWS}
+EVENTS = frozenset(event for event, _, _ in ROWS)
 
 
 @dataclass(frozen=True)
 class RankZeroCallback:
-    """The bridge's callback for one event: runs the table's handler on global rank 0, does nothing elsewhere.
+    """The bridge's callback for one row of the table: runs its handler on global rank 0, does nothing elsewhere.
 
     A plain picklable object (releases with `ddp_worker_cloudpickle` send the callbacks to the workers).
     """
 
     event: str
+    position: str = "first"
 
     def __call__(self, trainer: Any) -> None:
         if is_main_process():
-            _TABLE[self.event][0](trainer)
+            _HANDLERS[(self.event, self.position)](trainer)
 
 
 def install(trainer: Any) -> None:
@@ -208,8 +229,8 @@ def install(trainer: Any) -> None:
     callbacks: defaultdict[str, list[Callable[[Any], None]]] = defaultdict(list)
     for event, registered in trainer.callbacks.items():
         callbacks[event] = [contain(event, cb) for cb in registered if not isinstance(cb, RankZeroCallback)]
-    for event, (_, position) in _TABLE.items():
-        ours = RankZeroCallback(event)
+    for event, position, _ in ROWS:
+        ours = RankZeroCallback(event, position)
         if position == "first":
             callbacks[event].insert(0, ours)
         else:
