@@ -42,7 +42,8 @@ case "$task" in
   demo)  exec wandb-ddp-bridge demo "$@" ;;
   test)
     set +e
-    python -m pytest -q "$@"
+    # two workers, each taking whole test files (module fixtures built once); BRIDGE_TEST_WORKERS=0: serial
+    python -m pytest -q -n "${BRIDGE_TEST_WORKERS:-2}" --dist loadfile "$@"
     rc=$?
     set -e
     if [ "$rc" -eq 5 ]; then echo "dev.sh: pytest collected no tests" >&2; exit 1; fi
