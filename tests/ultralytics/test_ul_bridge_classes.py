@@ -224,19 +224,24 @@ def test_bridge_callbacks_do_nothing_on_other_ranks(monkeypatch: pytest.MonkeyPa
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
 
 
+def _worker_rank_zero_trainer(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fake trainer with the bridge callbacks, as global rank 0 of a launched DDP worker (no W&B calls)."""
+    monkeypatch.setattr(callbacks, "attach", lambda: None)
+    monkeypatch.setattr(callbacks, "detach", lambda **_: None)
+    for name, value in (("RANK", "0"), ("WORLD_SIZE", "2"), ("LOCAL_RANK", "0")):
+        monkeypatch.setenv(name, value)
+    trainer = _fake_trainer()
+    callbacks.install(trainer)
+    return trainer
+
+
 def test_a_ddp_worker_holds_a_stop_signal_from_the_checkpoint_until_the_epoch_row_is_logged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Ultralytics saves the epoch's checkpoint before on_fit_epoch_end logs its row: a SIGTERM in between
     would leave a checkpoint counting an epoch the run never received, and the next attempt resumes after it."""
     logged: list[str] = []
-    monkeypatch.setattr(callbacks, "attach", lambda: None)
-    monkeypatch.setattr(callbacks, "detach", lambda **_: None)
-    monkeypatch.setenv("RANK", "0")
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv("LOCAL_RANK", "0")
-    trainer = _fake_trainer()
-    callbacks.install(trainer)
+    trainer = _worker_rank_zero_trainer(monkeypatch)
     trainer.callbacks["on_fit_epoch_end"].insert(1, lambda _: logged.append("row"))  # a logger after the bridge's
 
     def run(event: str) -> None:
@@ -256,13 +261,7 @@ def test_a_ddp_worker_holds_a_stop_signal_from_the_checkpoint_until_the_epoch_ro
 
 
 def test_without_a_checkpoint_save_a_stop_signal_acts_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(callbacks, "attach", lambda: None)
-    monkeypatch.setattr(callbacks, "detach", lambda **_: None)
-    monkeypatch.setenv("RANK", "0")
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    monkeypatch.setenv("LOCAL_RANK", "0")
-    trainer = _fake_trainer()
-    callbacks.install(trainer)
+    trainer = _worker_rank_zero_trainer(monkeypatch)
     try:
         callbacks.RankZeroCallback("on_train_start")(trainer)
         with pytest.raises(Terminated):
