@@ -251,11 +251,11 @@ class Handoff:
         """Resume ``previous`` with retries; after a signal (or Ctrl-C) within its grace period, else abandon."""
         config = self._session.config
         deadline = self._sigterm.deadline()
-        if deadline is None and isinstance(exc, Terminated) and exc.received_at is not None:
-            # taken by the preemption watch while training ran here: the stop already used part of the grace
-            deadline = exc.received_at + config.resume_grace_seconds
-        elif deadline is None and isinstance(exc, (KeyboardInterrupt, SystemExit)):
-            deadline = time.monotonic() + config.resume_grace_seconds  # interrupted: the user wants out
+        if deadline is None and isinstance(exc, (KeyboardInterrupt, SystemExit)):  # interrupted: the user wants out
+            # counted from the signal where it is known (the preemption watch took it while training ran here,
+            # and the stop already used part of the grace), else from now
+            signalled = exc.received_at if isinstance(exc, Terminated) else None
+            deadline = (signalled if signalled is not None else time.monotonic()) + config.resume_grace_seconds
         try:
             return self._resume_until(previous, exc, deadline)
         except GraceExpired:
