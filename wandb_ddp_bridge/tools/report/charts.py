@@ -1,7 +1,10 @@
 """Per-epoch charts as server-side SVG: one small chart per training metric, against ``epoch``.
 
-The series are read from the history rows ``verify`` counts as epochs (``train/``, ``val/``, ``metrics/``,
-``lr/``), one point per epoch (the last value logged for it). A long series is drawn downsampled
+The series are read from the rows ``verify`` counts as the training phase's (:mod:`..verify.training_rows`),
+whatever their keys, one point per epoch (the last value logged for it). A key gets a chart when it was logged
+at two epochs or more (or the training has one epoch): a value logged once, such as the model's parameter count
+on the first row, is no series. Keys are grouped by family (the part before ``/``) and come in natural order;
+the Y axis has round ticks (:mod:`.axis`). A long series is drawn downsampled
 (largest-triangle-three-buckets keeps its peaks and dips) so a 1,000-epoch run stays a light page; the
 page says so under the charts. Every number is formatted here and every text goes through ``esc``.
 """
@@ -9,10 +12,11 @@ page says so under the charts. Every number is formatted here and every text goe
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..verify.view import EPOCH_METRIC_PREFIXES, is_epoch_row
+from ..verify.training_rows import TrainingRows
+from .axis import natural_key, nice_ticks
 from .html import attrs, esc
 
 __all__ = ["MAX_DRAWN", "Series", "chart_svg", "downsample", "epoch_series", "families", "fmt"]
@@ -29,6 +33,7 @@ _FAMILY_TITLES = {
     "val": "Validation losses",
     "metrics": "Metrics (precision, recall, mAP / accuracy)",
     "lr": "Learning rates",
+    "": "Metrics",
 }
 
 Point = tuple[float, float]
@@ -41,7 +46,8 @@ class Series:
 
     @property
     def family(self) -> str:
-        return self.key.split("/", 1)[0]
+        """The part before the first ``/`` (``""`` for a key without one, such as a custom loop's ``loss``)."""
+        return self.key.split("/", 1)[0] if "/" in self.key else ""
 
 
 def _number(value: object) -> float | None:
@@ -53,38 +59,45 @@ def _number(value: object) -> float | None:
     return None
 
 
-def epoch_series(history: Iterable[Mapping[str, object]]) -> list[Series]:
-    """One series per training-metric key, in first-seen order; an epoch logged twice keeps its last value."""
+def epoch_series(training: TrainingRows) -> list[Series]:
+    """One series per numeric key the training logged at two epochs or more (any, for a one-epoch training);
+    an epoch logged twice keeps its last value. In first-seen order (:func:`families` sorts them)."""
     by_key: dict[str, dict[float, float]] = {}
-    is_metric: dict[object, bool] = {}  # keys repeat on every row: decide each once
-    for row in history:
-        if not is_epoch_row(row):
-            continue
-        x = _number(row.get("epoch", row.get("_step")))
-        if x is None:
-            continue
+    charted: dict[str, bool] = {}  # keys repeat on every row: decide each once
+    for epoch, row in training.epoch_rows():
+        x = float(epoch)
         for key, value in row.items():
-            metric = is_metric.get(key)
-            if metric is None:
-                metric = is_metric[key] = str(key).startswith(EPOCH_METRIC_PREFIXES)
-            if not metric:
+            wanted = charted.get(key)
+            if wanted is None:
+                wanted = charted[key] = _is_metric_key(key)
+            if not wanted:
                 continue
             y = _number(value)
             if y is not None:
-                points = by_key.get(key)  # type: ignore[call-overload]
+                points = by_key.get(key)
                 if points is None:
-                    points = by_key[str(key)] = {}
+                    points = by_key[key] = {}
                 points[x] = y
-    return [Series(key, tuple(sorted(points.items()))) for key, points in by_key.items()]
+    epochs = len(training.distinct_epochs)
+    return [
+        Series(key, tuple(sorted(points.items()))) for key, points in by_key.items() if len(points) >= 2 or epochs <= 1
+    ]
+
+
+def _is_metric_key(key: str) -> bool:
+    """W&B's own keys start with ``_``; ``epoch`` is the X axis, not a metric."""
+    return not key.startswith("_") and key != "epoch"
 
 
 def families(series: Sequence[Series]) -> list[tuple[str, str, list[Series]]]:
-    """``(family, title, series)`` groups: losses, validation losses, metrics, learning rates, then others."""
+    """``(family, title, series)`` groups: losses, validation losses, metrics, learning rates, then the others
+    (keys without a family last); keys in natural order within each."""
     groups: dict[str, list[Series]] = {}
     for s in series:
         groups.setdefault(s.family, []).append(s)
-    order = [f for f in _FAMILY_ORDER if f in groups] + sorted(f for f in groups if f not in _FAMILY_ORDER)
-    return [(f, _FAMILY_TITLES.get(f, f"{f}/*"), groups[f]) for f in order]
+    others = sorted((f for f in groups if f not in _FAMILY_ORDER and f), key=natural_key)
+    order = [f for f in _FAMILY_ORDER if f in groups] + others + ([""] if "" in groups else [])
+    return [(f, _FAMILY_TITLES.get(f, f"{f}/*"), sorted(groups[f], key=lambda s: natural_key(s.key))) for f in order]
 
 
 def downsample(points: Sequence[Point], limit: int = MAX_DRAWN) -> list[Point]:
@@ -141,12 +154,13 @@ def _span(lo: float, hi: float) -> tuple[float, float]:
 
 
 def chart_svg(series: Series) -> str:
-    """One metric against epoch: the line, a dot per epoch on short runs, min/mid/max and first/last labels."""
+    """One metric against epoch: the line, a dot per epoch on short runs, round Y ticks and first/last epochs."""
     drawn = downsample(series.points)
     xs = [p[0] for p in series.points]
     ys = [p[1] for p in series.points]
     x0, x1 = _span(min(xs), max(xs))
-    y0, y1 = _span(min(ys), max(ys))
+    ticks_y = nice_ticks(min(ys), max(ys))
+    y0, y1 = ticks_y.low, ticks_y.high
     pw, ph = _W - _LEFT - _RIGHT, _H - _TOP - _BOTTOM
     kx, ky = pw / (x1 - x0), ph / (y1 - y0)
 
@@ -160,11 +174,10 @@ def chart_svg(series: Series) -> str:
         f'<svg viewBox="0 0 {_W} {_H}" class="chart-svg"{attrs(role="img", aria_label=f"{series.key} per epoch")}>',
         f'<rect x="{_LEFT}" y="{_TOP}" width="{pw}" height="{ph}" class="plot"/>',
     ]
-    for frac in (0.0, 0.5, 1.0):
-        value = y0 + frac * (y1 - y0)
+    for value, label in zip(ticks_y.values, ticks_y.labels, strict=True):
         y = sy(value)
         parts.append(f'<line x1="{_LEFT}" x2="{_LEFT + pw}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
-        parts.append(f'<text x="{_LEFT - 4}" y="{y + 3:.1f}" class="ylab">{esc(fmt(value))}</text>')
+        parts.append(f'<text x="{_LEFT - 4}" y="{y + 3:.1f}" class="ylab">{esc(label)}</text>')
     first, last = min(xs), max(xs)
     ticks = [first, last] if last != first else [first]
     if last - first >= 4:

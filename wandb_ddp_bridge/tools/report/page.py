@@ -158,11 +158,11 @@ def _checks(report: Report) -> str:
 
 # ------------------------------------------------------------------------------------------------ charts
 def _charts(report: Report) -> str:
-    series = epoch_series(report.evidence.history)
+    series = epoch_series(report.view.training)
     if not series:
         return (
-            '<section id="charts"><h2>Training metrics per epoch</h2><p class="empty">No training-metric row '
-            "(train/*, val/*, metrics/*, lr/*) in the run's history.</p></section>"
+            '<section id="charts"><h2>Training metrics per epoch</h2><p class="empty">The training phase logged '
+            "no metric to chart (no numeric key at two epochs or more) in the run's history.</p></section>"
         )
     parts = ['<section id="charts"><h2>Training metrics per epoch</h2>']
     longest = max(len(s.points) for s in series)

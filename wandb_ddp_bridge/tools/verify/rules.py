@@ -14,6 +14,7 @@ from typing import Any
 
 from .evidence import ArtifactInfo, RunEvidence
 from .report import Check, Report
+from .training_rows import BY_MARKERS
 from .view import NO_EXPECTATIONS, Expectations, RunView, build_view
 
 __all__ = ["RULES", "Rule", "check_run"]
@@ -85,14 +86,19 @@ def _pre_phase(view: RunView) -> Verdict:
 
 
 def _training(view: RunView) -> Verdict:
-    if not view.epochs:
-        return False, "no training metrics in history (no row with train/*, metrics/*, val/*, lr/*)"
+    if not view.training.rows:
+        if view.training.source == BY_MARKERS:
+            return False, "no history row logged during the training phase (between its start and end markers)"
+        return False, (
+            "no training rows in history: the run has no phase markers (not written through the bridge) and no "
+            "row with train/*, metrics/*, val/*, lr/*"
+        )
     wanted = set(range(1, (view.wanted_epochs or 0) + 1))
     missing = sorted(wanted - set(view.epochs))
     detail = f"{len(wanted & set(view.epochs))} of {view.wanted_epochs} epochs logged"
     if missing:
         detail += f" (missing epoch{'s' if len(missing) > 1 else ''} {', '.join(map(str, missing))})"
-    return not missing, detail
+    return not missing, f"{detail}; training rows found by {view.training.source}"
 
 
 def _post_phase(view: RunView) -> Verdict:
@@ -215,7 +221,7 @@ RULES: tuple[Rule, ...] = (
     Rule("one run", _one_run, "the run exists and was created once; resumes are fine", needs_run=False),
     Rule("state", _state, "the run ended cleanly ('finished'), with the session's failure reason if any"),
     Rule("pre phase", _pre_phase, "pre-training shows the user's config or artifacts"),
-    Rule("training", _training, "every epoch has a training-metric row (no row dropped by a step clash)"),
+    Rule("training", _training, "every epoch has a row the training phase logged (no row dropped by a step clash)"),
     Rule("post phase", _post_phase, "every training phase ended; resuming after training is optional"),
     Rule("artifacts", _artifacts, "every artifact the caller expects was logged"),
     Rule("secrets", _secrets, "no secret value is stored in the run config"),

@@ -1,6 +1,7 @@
-"""The evidence read once for judging: epochs logged, phase spans from the markers, artifacts by phase.
+"""The evidence read once for judging: training rows and epochs, phase spans from the markers, artifacts by phase.
 
 Every rule reads the same :class:`RunView`, so nothing is computed twice and no rule parses markers itself.
+Which rows the training wrote, and their epochs, comes from :mod:`.training_rows`.
 Phase spans come from the markers the session writes into the summary (names from
 :mod:`wandb_ddp_bridge.phases`); an artifact is put into a phase by the writer session that logged it when the
 local server says which, else by its creation time when the backend reports one, and by type/name otherwise.
@@ -9,14 +10,14 @@ local server says which, else by its creation time when the backend reports one,
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ...phases import STAGES, parse_marker
 from .evidence import ArtifactInfo, RunEvidence
+from .training_rows import TrainingRows, training_rows
 
 __all__ = [
-    "EPOCH_METRIC_PREFIXES",
     "NO_EXPECTATIONS",
     "Expectations",
     "RunView",
@@ -25,8 +26,6 @@ __all__ = [
     "epochs_logged",
 ]
 
-#: History keys that mark a row as a training epoch (Ultralytics' families).
-EPOCH_METRIC_PREFIXES = ("train/", "metrics/", "val/", "lr/")
 #: The buckets artifacts are sorted into, in display order.
 PHASE_BUCKETS = (*STAGES, "unknown")
 _STAGE_NAMES = {"pre": "pre-training", "training": "training", "post": "post-training"}
@@ -66,7 +65,8 @@ class RunView:
     evidence: RunEvidence
     expect: Expectations
     stages: tuple[Stage, ...]  # in the order they happened
-    epochs: tuple[int, ...]  # distinct epochs with a training-metric row
+    training: TrainingRows  # the rows the training phase wrote, and their epochs
+    epochs: tuple[int, ...]  # distinct epochs among them
     wanted_epochs: int | None  # epochs that must all be there
     last_epoch_time: float | None
     phases: Mapping[str, tuple[ArtifactInfo, ...]]  # PHASE_BUCKETS -> artifacts
@@ -108,32 +108,23 @@ class RunView:
         return spans[0].label if spans else "?"
 
 
-def is_epoch_row(row: Mapping[str, object]) -> bool:
-    return any(str(k).startswith(EPOCH_METRIC_PREFIXES) for k in row)
-
-
-def epochs_logged(history: Iterable[Mapping[str, object]]) -> list[int]:
-    """Distinct epoch numbers (1-based) that have a training-metric row: ``epoch`` key, else ``_step``
-    (releases that log with an explicit step use ``step=epoch+1``)."""
-    seen: set[int] = set()
-    for row in history:
-        if not is_epoch_row(row):
-            continue
-        value = row.get("epoch", row.get("_step"))
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-            seen.add(int(value))
-    return sorted(seen)
+def epochs_logged(history: Sequence[Mapping[str, object]], summary: Mapping[str, object] | None = None) -> list[int]:
+    """Distinct epoch numbers (1-based) the training phase logged: the rows :func:`.training_rows.training_rows`
+    finds (by the phase markers in ``summary``, else by metric names), each row's ``epoch`` key, else its place
+    in step order."""
+    return list(training_rows(history, summary).distinct_epochs)
 
 
 def build_view(evidence: RunEvidence, expect: Expectations) -> RunView:
     stages = _stages(evidence.markers)
-    epoch_rows = [row for row in evidence.history if is_epoch_row(row)]
-    epochs = tuple(epochs_logged(epoch_rows))
-    times = [float(t) for row in epoch_rows if isinstance(t := row.get("_timestamp"), (int, float))]
+    training = training_rows(evidence.history, evidence.summary)
+    epochs = training.distinct_epochs
+    times = [float(t) for row in training.rows if isinstance(t := row.get("_timestamp"), (int, float))]
     view = RunView(
         evidence=evidence,
         expect=expect,
         stages=stages,
+        training=training,
         epochs=epochs,
         wanted_epochs=expect.epochs or _configured_epochs(evidence.config) or (max(epochs) if epochs else None),
         last_epoch_time=max(times) if times else None,
