@@ -36,8 +36,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = "<script>window.x=1</script>"
 IMG = '"><img src=x onerror="window.x=2">'
 T0 = 1_800_000_000.0
-MARKERS = {"pre_start": T0, "pre_end": T0 + 1, "training_start": T0 + 1.5, "training_end": T0 + 9,
-           "post_start": T0 + 9.5, "post_end": T0 + 10}
+MARKERS = {
+    "pre_start": T0,
+    "pre_end": T0 + 1,
+    "training_start": T0 + 1.5,
+    "training_end": T0 + 9,
+    "post_start": T0 + 9.5,
+    "post_end": T0 + 10,
+}
 
 
 def evidence(**overrides: Any) -> RunEvidence:
@@ -119,9 +125,20 @@ def test_a_short_run_has_one_dot_per_epoch_for_every_metric() -> None:
     assert all(points == "2" and body.count("<circle") == 2 for _, points, body in charts)
 
 
+def test_charts_come_in_natural_key_order_within_their_family() -> None:
+    keys = ["train/k4", "train/k12", "train/k8", "train/k0", "loss", "lr/pg1", "accuracy"]
+    history = [{"epoch": e, **{k: 1.0 / (e + i) for i, k in enumerate(keys)}} for e in (1, 2)]
+    html = page(evidence(history=history))
+    charts = re.findall(r'<figure class="chart" data-metric="([^"]+)"', html)
+    # Ultralytics' families first (train, then lr), keys without a family last
+    assert charts == ["train/k0", "train/k4", "train/k8", "train/k12", "lr/pg1", "accuracy", "loss"]
+
+
 def test_secrets_in_the_config_are_redacted_even_when_the_run_stored_them() -> None:
-    html = page(evidence(config={"wandb": {"api_key": "sk-live-123", "project": "p"}, "note": "key sk-other"}),
-                secrets=("sk-other",))
+    html = page(
+        evidence(config={"wandb": {"api_key": "sk-live-123", "project": "p"}, "note": "key sk-other"}),
+        secrets=("sk-other",),
+    )
     assert "sk-live-123" not in html and "sk-other" not in html
     assert html.count("***REDACTED***") >= 3  # the note, the api_key, and the explanation
 
@@ -149,8 +166,13 @@ def test_writer_sessions_are_labelled_by_the_phase_they_held() -> None:
 
 
 def test_the_holder_says_only_what_was_observed() -> None:
-    worker = ProcessInfo(pid=42, command="python -u /x/_temp_1.py", via="wandb-core", via_pid=43,
-                         env={"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2"})
+    worker = ProcessInfo(
+        pid=42,
+        command="python -u /x/_temp_1.py",
+        via="wandb-core",
+        via_pid=43,
+        env={"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2"},
+    )
     label, detail, rank = holder_of(worker, None)
     assert label == "pid 42 · global rank 0 of 2 · python -u _temp_1.py" and rank == 0
     assert detail is not None and "RANK=0" in detail and "wandb-core (pid 43)" in detail
@@ -170,7 +192,7 @@ def test_verify_html_writes_one_self_contained_page(wandb_server: Any, tmp_path:
     assert result.exit_code == 0, result.output
     assert f"run page written to {target}" in result.output
     html = target.read_text()
-    assert "<script" not in html and "<link rel=\"stylesheet\"" not in html
+    assert "<script" not in html and '<link rel="stylesheet"' not in html
     assert not re.search(r'src="https?:', html)  # nothing loaded from anywhere
     assert "<style>" in html and "Content-Security-Policy" in html
     # the local server's own records came along over HTTP: three writer sessions with their exit codes
@@ -202,8 +224,11 @@ def test_pages_need_no_key_but_the_protocol_and_records_do(wandb_server: Any) ->
     assert no_renderer.value.code == 404 and b"wandb-ddp-bridge serve" in no_renderer.value.read()
     for method, route in (("POST", "/graphql"), ("GET", "/__local__/records/a/b/c")):
         with pytest.raises(urllib.error.HTTPError) as denied:
-            urllib.request.urlopen(urllib.request.Request(wandb_server.url + route, data=b"{}" if method == "POST"
-                                                          else None, method=method))
+            urllib.request.urlopen(
+                urllib.request.Request(
+                    wandb_server.url + route, data=b"{}" if method == "POST" else None, method=method
+                )
+            )
         assert denied.value.code == 401, route
 
 
@@ -218,7 +243,11 @@ def test_serve_prints_the_addresses_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "wandb_ddp_bridge", "serve", "--data-dir", str(tmp_path)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -233,4 +262,3 @@ def test_serve_prints_the_addresses_and_stops_on_ctrl_c(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
     assert out.rstrip().endswith("stopped")
-

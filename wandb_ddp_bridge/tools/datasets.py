@@ -43,9 +43,7 @@ def make_detection_dataset(root: str | Path, *, images: int = 8, size: int = 64,
 TASKS = ("detect", "segment", "pose", "obb", "classify")
 
 
-def make_task_dataset(
-    root: str | Path, task: str, *, images: int = 8, size: int = 64, seed: int = 0
-) -> Path:
+def make_task_dataset(root: str | Path, task: str, *, images: int = 8, size: int = 64, seed: int = 0) -> Path:
     """A dataset for one Ultralytics ``task``; returns what ``model.train(data=...)`` takes (the data yaml,
     or the dataset folder for ``classify``). Each image holds one solid box (classify: two classes, the box
     red or blue); its label is that box as the task describes it: box, polygon, rotated box or 4 keypoints."""
@@ -79,9 +77,7 @@ def make_task_dataset(
         (label_dir / f"im{i}.txt").write_text("0 " + " ".join(f"{v:.4f}" for v in values) + "\n")
     extra = "kpt_shape: [4, 3]\nflip_idx: [1, 0, 3, 2]\n" if task == "pose" else ""
     data = root / "data.yaml"
-    data.write_text(
-        f"path: {root.resolve()}\ntrain: images/train\nval: images/train\n{extra}names:\n  0: box\n"
-    )
+    data.write_text(f"path: {root.resolve()}\ntrain: images/train\nval: images/train\n{extra}names:\n  0: box\n")
     return data
 
 

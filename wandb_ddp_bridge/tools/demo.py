@@ -153,17 +153,13 @@ def _serve_until_interrupted(server: Any, out: TextIO) -> None:
     _say(out, "stopped serving")
 
 
-def _three_phases(
-    cfg: dict[str, Any], data: Path, work: Path, options: DemoOptions, out: TextIO
-) -> dict[str, Any]:
+def _three_phases(cfg: dict[str, Any], data: Path, work: Path, options: DemoOptions, out: TextIO) -> dict[str, Any]:
     from .. import wandb_session
 
     try:
         from ultralytics import YOLO  # type: ignore[attr-defined]
     except ImportError:
-        raise SystemExit(
-            "the demo trains a real YOLO model: pip install 'wandb-ddp-bridge[ultralytics]'"
-        ) from None
+        raise SystemExit("the demo trains a real YOLO model: pip install 'wandb-ddp-bridge[ultralytics]'") from None
     ids: dict[str, str | None] = {}
     s3_logged = False
     _say(out, "\n== phase 1: pre-training (orchestration code) ==")
@@ -199,15 +195,12 @@ def _three_phases(
         except ImportError:
             _say(
                 out,
-                f"skipped the S3 reference {S3_DEMO_URI}: boto3 is not installed "
-                "(pip install 'wandb-ddp-bridge[s3]')",
+                f"skipped the S3 reference {S3_DEMO_URI}: boto3 is not installed (pip install 'wandb-ddp-bridge[s3]')",
             )
         else:
             s.log_s3_artifact(S3_DEMO_URI, name="final_model", checksum=False)
             s3_logged = True
-            _say(
-                out, f"logged reference artifact 'final_model' -> {S3_DEMO_URI} (checksum=False: no S3 call)"
-            )
+            _say(out, f"logged reference artifact 'final_model' -> {S3_DEMO_URI} (checksum=False: no S3 call)")
         run = s.run
         path = f"{run.entity}/{run.project}/{run.id}" if run is not None else str(s.id)
         url = s.url
@@ -233,8 +226,7 @@ def _offline_report(outcome: Mapping[str, Any], elapsed: float, out: TextIO) -> 
     _say(out, "\n== verification (offline) ==")
     _say(
         out,
-        f"run id before and after training: {ids.get('pre')} / {ids.get('post')} "
-        f"({'same' if same else 'DIFFERENT'})",
+        f"run id before and after training: {ids.get('pre')} / {ids.get('post')} ({'same' if same else 'DIFFERENT'})",
     )
     _say(
         out,

@@ -79,9 +79,8 @@ def distributed() -> list[Finding]:
         from ...ranks import detect_world
 
         world = detect_world()
-        detail = (
-            f"{world.launcher}: rank {world.rank} of {world.world_size} (local {world.local_rank}); "
-            + " ".join(f"{k}={v}" for k, v in present.items())
+        detail = f"{world.launcher}: rank {world.rank} of {world.world_size} (local {world.local_rank}); " + " ".join(
+            f"{k}={v}" for k, v in present.items()
         )
         return [
             Finding(
@@ -113,9 +112,7 @@ def wandb_env() -> list[Finding]:
                 )
             )
         elif name == "WANDB_API_KEY" and len(value) < 40:
-            out.append(
-                Finding(name, "warn", shown, "W&B keys are at least 40 characters: check for truncation")
-            )
+            out.append(Finding(name, "warn", shown, "W&B keys are at least 40 characters: check for truncation"))
         elif name == "WANDB_MODE" and value not in ("online", "offline", "disabled", "run", "dryrun"):
             out.append(Finding(name, "fail", shown, "use online, offline or disabled"))
         else:

@@ -171,16 +171,13 @@ def ultralytics_setting() -> Finding:
                 )
             state = "on" if value else "off"
             advice = (
-                "the bridge logs epochs itself"
-                if not value
-                else "Ultralytics' own callback logs into the bridged run"
+                "the bridge logs epochs itself" if not value else "Ultralytics' own callback logs into the bridged run"
             )
             return Finding("ultralytics wandb setting", "ok", f"wandb={state} ({settings}); {advice}")
     return Finding(
         "ultralytics wandb setting",
         "info",
-        f"no settings.json yet ({_setting_default()}); the bridge logs epochs itself when the native "
-        "callback is off",
+        f"no settings.json yet ({_setting_default()}); the bridge logs epochs itself when the native callback is off",
     )
 
 

@@ -91,15 +91,14 @@ def training_spans(summary: Mapping[str, Any]) -> tuple[Span, ...]:
     boundaries: list[float] = []
     for markers in _marker_sets(summary):
         for key, value in markers.items():
-            parsed = parse_marker(str(key))
-            if parsed is None or parsed[2] == "seconds" or not _is_time(value):
+            parsed, when = parse_marker(str(key)), _number(value)
+            if parsed is None or parsed[2] == "seconds" or when is None:
                 continue
-            boundaries.append(float(value))
-            stage, handoff, edge = parsed
+            boundaries.append(when)
+            stage, _, edge = parsed
             if stage == "training" and edge == "start":
-                end = markers.get(f"{key[: -len('start')]}end")
-                previous = starts.get(float(value))
-                starts[float(value)] = float(end) if _is_time(end) else previous
+                end = _number(markers.get(str(key).removesuffix("start") + "end"))
+                starts[when] = end if end is not None else starts.get(when)
     spans = []
     for start, end in sorted(starts.items()):
         if end is None:
@@ -118,8 +117,8 @@ def _marker_sets(summary: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _in_training(row: Mapping[str, Any], spans: Sequence[Span]) -> bool:
-    timestamp = row.get("_timestamp")
-    if spans and _is_time(timestamp):
+    timestamp = _number(row.get("_timestamp"))
+    if spans and timestamp is not None:
         return any(start <= timestamp <= end for start, end in spans)
     return _has_epoch_metric(row)
 
@@ -129,13 +128,17 @@ def _has_epoch_metric(row: Mapping[str, Any]) -> bool:
 
 
 def _step_order(row: Mapping[str, Any]) -> float:
-    step = row.get("_step")
-    return float(step) if _is_time(step) else math.inf
+    step = _number(row.get("_step"))
+    return step if step is not None else math.inf
 
 
-def _is_time(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _number(value: Any) -> float | None:
+    """A finite number as a float; ``None`` for anything else (bool included)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def _whole(value: Any) -> int | None:
-    return int(value) if _is_time(value) else None
+    number = _number(value)
+    return int(number) if number is not None else None
