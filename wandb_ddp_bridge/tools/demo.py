@@ -88,6 +88,8 @@ def _run(options: DemoOptions, work: Path, stack: ExitStack, started: float, out
     from .datasets import make_detection_dataset
 
     server = None
+    # the server's own stack: closed before the last lines, so they say what is true (stopped, or kept up)
+    server_stack = stack.enter_context(ExitStack())
     wandb_settings: dict[str, Any] = {"project": options.project, "mode": options.mode}
     if options.entity:
         wandb_settings["entity"] = options.entity
@@ -95,7 +97,7 @@ def _run(options: DemoOptions, work: Path, stack: ExitStack, started: float, out
         from ..testing import LocalWandbServer
         from .report import server_pages
 
-        server = stack.enter_context(LocalWandbServer(work / "server", pages=server_pages))
+        server = server_stack.enter_context(LocalWandbServer(work / "server", pages=server_pages))
         os.environ.update({k: v for k, v in server.env().items() if k != "WANDB_MODE"})
         wandb_settings.update(base_url=server.url, api_key=server.api_key)
         _say(out, f"local W&B server: {server.url} (records in {work / 'server'})")
@@ -134,10 +136,19 @@ def _run(options: DemoOptions, work: Path, stack: ExitStack, started: float, out
     _print_report(report, outcome, time.perf_counter() - started, out)
     rc = 0 if report.passed else 1
     if server is not None:
-        _say(out, f"run page      : {evidence.url}")
         if options.serve:
+            _say(out, f"run page      : {evidence.url}")
             _serve_until_interrupted(server, out)
+        server_stack.close()
+        if not options.serve:  # served: the page was open until Ctrl-C, and serving said it stopped
+            _say_server_stopped(evidence.url, out)
     return rc
+
+
+def _say_server_stopped(url: str | None, out: TextIO) -> None:
+    """The demo's last lines once its local server has stopped: the run page's link is dead from here on."""
+    _say(out, f"local server  : stopped with the demo; the run page was served at {url} only while it ran")
+    _say(out, "                `wandb-ddp-bridge demo --serve` keeps the server and the page open until Ctrl-C")
 
 
 def _serve_until_interrupted(server: Any, out: TextIO) -> None:
