@@ -2,7 +2,8 @@
 
 Three steps: :mod:`.collect_api` (through ``wandb.Api``) and :mod:`.collect_server` (the local server's own
 records) collect what a backend knows, once, into the plain :class:`RunEvidence` of :mod:`.evidence`;
-:mod:`.view` derives what the rules read (epochs, phase spans from the markers, artifacts by phase);
+:mod:`.view` derives what the rules read (the training phase's rows and epochs, found by
+:mod:`.training_rows`; phase spans from the markers; artifacts by phase);
 :mod:`.rules` is the table of rules, run by :func:`check_run` into a :class:`Report`.
 A report page renders the same evidence and view.
 """
