@@ -34,9 +34,7 @@ PHONE = {"width": 390, "height": 844}
 
 
 def chromium_path() -> str | None:
-    found = os.environ.get("BRIDGE_CHROMIUM") or next(
-        (p for p in CHROMIUM_CANDIDATES if os.access(p, os.X_OK)), None
-    )
+    found = os.environ.get("BRIDGE_CHROMIUM") or next((p for p in CHROMIUM_CANDIDATES if os.access(p, os.X_OK)), None)
     return found or shutil.which("chromium") or shutil.which("chromium-browser")
 
 

@@ -25,9 +25,7 @@ def _set_markers(run: Any, markers: dict[str, float] | None, *names: str) -> Non
     run.summary[MARKERS_KEY] = dict(markers)
 
 
-def make_run(
-    *, epochs: tuple[int, ...] = (1, 2), post: bool = True, name: str = "job", markers: bool = True
-) -> str:
+def make_run(*, epochs: tuple[int, ...] = (1, 2), post: bool = True, name: str = "job", markers: bool = True) -> str:
     """The three phases the way the bridge writes them: create, resume for training, resume for post."""
     import wandb
 
@@ -160,9 +158,7 @@ def test_a_secret_left_in_the_config_fails_the_secrets_check() -> None:
         ([{"_step": 0, "other": 1}], []),
     ],
 )
-def test_epochs_are_read_from_the_epoch_key_or_the_old_step(
-    rows: list[dict[str, Any]], expected: list[int]
-) -> None:
+def test_epochs_are_read_from_the_epoch_key_or_the_old_step(rows: list[dict[str, Any]], expected: list[int]) -> None:
     from wandb_ddp_bridge.tools.verify import epochs_logged
 
     assert epochs_logged(rows) == expected
