@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from .files import DEFAULT_IGNORE, log_config, log_files, log_model
 from .metadata import collect_metadata, log_metadata
-from .redact import REDACTED, is_secret_key, looks_like_api_key, redact, redact_text, to_plain
+from .redact import REDACTED, Redactor, is_secret_key, looks_like_api_key, redact, redact_text, to_plain
 from .s3 import S3_INSTALL_HINT, S3ObjectNotFoundError, S3Uri, log_s3_reference, parse_s3_uri
 
 __all__ = [
     "DEFAULT_IGNORE",
     "REDACTED",
     "S3_INSTALL_HINT",
+    "Redactor",
     "S3ObjectNotFoundError",
     "S3Uri",
     "collect_metadata",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Union
 from ..errors import ConfigError
 from .logged import log_built as _log
 from .logged import new_artifact as _new_artifact
-from .redact import redact
+from .redact import Redactor
 
 if TYPE_CHECKING:
     from wandb import Artifact
@@ -54,6 +54,14 @@ def run_secrets(run: Any) -> list[str]:
     return [key] if isinstance(key, str) and key else []
 
 
+def redactor_for(run: Any, redactor: Redactor | None = None) -> Redactor:
+    """The redactor to write with: the session's when given (it remembers the secrets of earlier calls), else a
+    fresh one; either way it knows the run's API key."""
+    chosen = redactor if redactor is not None else Redactor()
+    chosen.remember(*run_secrets(run))
+    return chosen
+
+
 def log_config(
     run: Run,
     cfg: Any,
@@ -62,24 +70,31 @@ def log_config(
     artifact: bool = True,
     artifact_name: str | None = None,
     wait: bool = False,
+    redactor: Redactor | None = None,
 ) -> Artifact | None:
     """Store the redacted ``cfg`` in ``run.config[key]`` (top level when ``key`` is None) and, unless
-    ``artifact=False``, as a ``config``-type artifact holding ``config.yaml``. Returns that artifact."""
+    ``artifact=False``, as a ``config``-type artifact holding ``config.yaml``. Returns that artifact.
+
+    All or nothing: the YAML is written before the run config changes, so a value that cannot be saved
+    leaves both untouched."""
     import yaml
 
     from .redact import to_plain
 
     source = to_plain(cfg) if isinstance(cfg, (str, os.PathLike)) else cfg
-    plain = redact(source, secrets=run_secrets(run))
+    plain = redactor_for(run, redactor).redact(source)
     if not isinstance(plain, dict):
         raise ConfigError(
             f"a config must be a mapping (dict, OmegaConf DictConfig, dataclass, ...), got {type(cfg).__name__}"
         )
+    try:
+        text = yaml.safe_dump(plain, sort_keys=False, allow_unicode=True)
+    except yaml.YAMLError as exc:  # plain data always dumps; this guards the all-or-nothing promise
+        raise ConfigError(f"the config cannot be saved as YAML (nothing was written): {exc}") from None
     config: Any = run.config
     config.update(plain if key is None else {key: plain}, allow_val_change=True)
     if not artifact:
         return None
-    text = yaml.safe_dump(plain, sort_keys=False, allow_unicode=True)
     art = _new_artifact(artifact_name or _safe_name(key or "config"), "config")
     with art.new_file("config.yaml", mode="w", encoding="utf-8") as fh:
         fh.write(text)
@@ -97,12 +112,13 @@ def log_files(
     metadata: Mapping[str, Any] | None = None,
     description: str | None = None,
     wait: bool = False,
+    redactor: Redactor | None = None,
 ) -> Artifact:
     """One artifact holding every file given and every file below every directory given (recursively,
     skipping ``ignore`` patterns). Each path appears under its own base name. Identical content gives the
     same digest, which W&B deduplicates: no new version is created."""
     files = collect_files(paths, ignore=ignore)
-    art = _new_artifact(name, type, metadata=metadata, description=description)
+    art = _new_artifact(name, type, metadata=metadata, description=description, redactor=redactor_for(run, redactor))
     for local, inside in files:
         art.add_file(str(local), name=inside)
     return _log(run, art, aliases=aliases, wait=wait)
@@ -117,13 +133,16 @@ def log_model(
     type: str = "model",
     metadata: Mapping[str, Any] | None = None,
     wait: bool = False,
+    redactor: Redactor | None = None,
 ) -> Artifact:
     """A model artifact from a weights file or a directory; an ``s3://`` URI becomes a reference artifact."""
     if isinstance(path, str) and path.startswith("s3://"):
         from .s3 import log_s3_reference
 
         return log_s3_reference(run, path, name=name, type=type, aliases=aliases, wait=wait)
-    return log_files(run, [path], name=name, type=type, aliases=aliases, metadata=metadata, wait=wait)
+    return log_files(
+        run, [path], name=name, type=type, aliases=aliases, metadata=metadata, wait=wait, redactor=redactor
+    )
 
 
 def collect_files(

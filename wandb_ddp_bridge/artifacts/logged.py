@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .redact import redact
+from .redact import Redactor
 
 if TYPE_CHECKING:
     from wandb import Artifact
@@ -18,16 +18,23 @@ log = logging.getLogger(__name__)
 
 
 def new_artifact(
-    name: str, type: str, *, metadata: Mapping[str, Any] | None = None, description: str | None = None
+    name: str,
+    type: str,
+    *,
+    metadata: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    redactor: Redactor | None = None,
 ) -> Artifact:
+    """A ``wandb.Artifact`` whose metadata and description went through ``redactor`` (a fresh one if none)."""
     import wandb
 
+    redactor = redactor if redactor is not None else Redactor()
     try:
         return wandb.Artifact(
             name,
             type=type,
-            description=description,
-            metadata=redact(dict(metadata)) if metadata else None,
+            description=redactor.text(description) if description else None,
+            metadata=redactor.redact(dict(metadata)) if metadata else None,
         )
     except ValueError as exc:
         raise ValueError(f"invalid artifact name or type ({name!r}, {type!r}): {exc}") from None

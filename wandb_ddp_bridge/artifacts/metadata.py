@@ -16,7 +16,7 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .redact import redact
+from .redact import Redactor
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
@@ -28,10 +28,12 @@ log = logging.getLogger(__name__)
 _PACKAGES = ("wandb", "torch", "ultralytics", "wandb-ddp-bridge")
 
 
-def log_metadata(run: Run, metadata: Mapping[str, Any] | None = None, *, key: str = "job") -> dict[str, Any]:
+def log_metadata(
+    run: Run, metadata: Mapping[str, Any] | None = None, *, key: str = "job", redactor: Redactor | None = None
+) -> dict[str, Any]:
     """Merge found metadata, what an earlier call stored and ``metadata`` (later wins; caller values win
     over found ones), redact it, and store it in ``run.config[key]`` and ``run.summary[key]``."""
-    from .files import run_secrets
+    from .files import redactor_for
 
     found = collect_metadata()
     config: Any = run.config
@@ -39,7 +41,7 @@ def log_metadata(run: Run, metadata: Mapping[str, Any] | None = None, *, key: st
     merged: dict[str, Any] = {**found, **(previous if isinstance(previous, dict) else {})}
     if metadata:
         merged.update(dict(metadata))
-    job: dict[str, Any] = redact(merged, secrets=run_secrets(run))
+    job: dict[str, Any] = redactor_for(run, redactor).redact(merged)
     config.update({key: job}, allow_val_change=True)
     run.summary[key] = job
     return job
