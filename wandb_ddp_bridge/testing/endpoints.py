@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .faults import Faults
-from .graphql.context import GraphQLError, OpContext
-from .graphql.document import GraphQLSyntaxError, parse
-from .graphql.execution import execute, root_fields
-from .graphql.operations import OPERATIONS
+from .graphql.context import OpContext
+from .graphql.execution import RequestError, answer, read_request
+from .graphql.operations import root
 from .procinfo import peer_process
 from .records import WriterProcess
 from .sessions import SessionTracker
@@ -118,27 +117,17 @@ class Reply:
 
 
 def answer_graphql(app: App, body: bytes, record: dict[str, Any], *, peer: str, user_agent: str) -> Reply:
-    """``POST /graphql``: parse, look the operation up in ``OPERATIONS`` (an unknown one is a 400 that names
-    its root fields), answer it shaped by the query; a resolver's ``GraphQLError`` is a GraphQL error."""
+    """``POST /graphql``: read the request and validate it against the schema (a malformed or invalid one is
+    a 400 that says why, recorded as an event; an unknown root field is an ``unknown_operation``), then answer
+    it from the root node; a resolver's ``ResolverError`` is a GraphQL error in a 200."""
     try:
-        payload = json.loads(body or b"{}")
-        query = str(payload.get("query") or "")
-        variables = payload.get("variables") or {}
-        doc = parse(query)
-        name = payload.get("operationName") or None
-        op = doc.operation(name)
-    except (ValueError, GraphQLSyntaxError) as exc:
-        app.store.add_event("bad_graphql", record["operation"], {"error": str(exc)})
-        return Reply(400, {"errors": [{"message": f"cannot parse the GraphQL request: {exc}"}]})
-    op_name = op.name or record["operation"] or ""
+        request = read_request(body)
+    except RequestError as exc:
+        app.store.add_event(exc.kind, record["operation"], {"error": str(exc), **exc.detail})
+        extensions = {"operation": record["operation"] or ""}
+        return Reply(exc.status, {"errors": [{"message": str(exc), "extensions": extensions}]})
+    op_name = request.name or record["operation"] or ""
     record["operation"] = op_name or None
-    handler = OPERATIONS.get(op_name)
-    if handler is None:
-        fields = root_fields(doc, op, variables)
-        app.store.add_event("unknown_operation", op_name or None, {"root_fields": fields, "query": query[:2000]})
-        label = op_name or "<anonymous>"
-        message = f"unknown operation {label!r} (root fields {fields}); not implemented by the local W&B server"
-        return Reply(400, {"errors": [{"message": message, "extensions": {"operation": op_name}}]})
     ctx = OpContext(
         store=app.store,
         tracker=app.tracker,
@@ -150,12 +139,13 @@ def answer_graphql(app: App, body: bytes, record: dict[str, Any], *, peer: str, 
         crash_after=app.crash_after,
     )
     try:
-        data = execute(doc, op, handler(ctx, variables), variables)
-    except GraphQLError as exc:
+        result = answer(request, root(ctx))
+    except RequestError as exc:
+        app.store.add_event(exc.kind, op_name or None, {"error": str(exc), **exc.detail})
+        return Reply(exc.status, {"errors": [{"message": str(exc), "extensions": {"operation": op_name}}]})
+    finally:
         record["run_path"] = ctx.run_path
-        return Reply(200, {"data": None, "errors": [{"message": str(exc), "path": [op_name]}]})
-    record["run_path"] = ctx.run_path
-    return Reply(200, {"data": data})
+    return Reply(200, result)
 
 
 def answer_file_stream(app: App, path: str, body: bytes, record: dict[str, Any], *, peer: str) -> Reply:

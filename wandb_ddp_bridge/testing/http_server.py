@@ -35,7 +35,7 @@ from .endpoints import (
     answer_page,
     answer_upload,
 )
-from .graphql.document import operation_name_from_text
+from .graphql.execution import operation_name
 
 __all__ = ["ClosableHTTPServer", "RequestHandler", "classify"]
 
@@ -202,13 +202,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 def classify(method: str, path: str, body: bytes) -> tuple[str | None, str]:
     """(operation name for records and faults, endpoint kind)."""
     if path == "/graphql" or path.endswith("/graphql"):
-        name = None
-        try:
-            payload = json.loads(body or b"{}")
-            name = payload.get("operationName") or operation_name_from_text(str(payload.get("query") or ""))
-        except (ValueError, AttributeError):
-            pass
-        return name, "graphql"
+        return operation_name(body), "graphql"
     if path.startswith("/files/") and path.endswith("/file_stream"):
         return "file_stream", "file_stream"
     if path.startswith("/upload/"):
