@@ -155,18 +155,17 @@ def answer_file_stream(app: App, path: str, body: bytes, record: dict[str, Any],
     parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
     entity, project, run_id = parts[1], parts[2], parts[3]
     record["run_path"] = f"{entity}/{project}/{run_id}"
-    try:
-        payload = json.loads(body or b"{}")
-    except ValueError:
-        app.store.add_event("bad_file_stream", "file_stream", {"path": path})
-        return Reply(400, {"error": "file_stream body is not JSON"})
+    payload, problem = _file_stream_payload(body)
+    if problem:
+        app.store.add_event("bad_file_stream", "file_stream", {"path": path, "error": problem})
+        return Reply(400, {"error": f"file_stream: {problem}"})
     run = app.store.find_run(entity, project, run_id)
     if run is None:
         app.store.add_event("file_stream_unknown_run", "file_stream", {"run": record["run_path"]})
         return Reply(404, {"error": f"run {record['run_path']} does not exist; UpsertBucket must come first"})
     session = app.tracker.attribute(run["pk"], peer)
     with app.store.tx():
-        for name, chunk in (payload.get("files") or {}).items():
+        for name, chunk in payload["files"].items():
             offset = int(chunk.get("offset") or 0)
             content = [str(c) for c in chunk.get("content") or []]
             if name == SUMMARY:
@@ -186,6 +185,30 @@ def answer_file_stream(app: App, path: str, body: bytes, record: dict[str, Any],
                     ended=time.time(),
                 )
     return Reply(200, {"exitcode": None, "limits": {}})
+
+
+def _file_stream_payload(body: bytes) -> tuple[dict[str, Any], str | None]:
+    """The file_stream body, or what is wrong with it: a JSON object whose ``files`` map names to
+    ``{"offset": int, "content": [lines]}``."""
+    try:
+        payload = json.loads(body or b"{}")
+    except (ValueError, RecursionError):
+        return {}, "the body is not JSON"
+    if not isinstance(payload, dict):
+        return {}, f"the body must be a JSON object, got {type(payload).__name__}"
+    files = payload.get("files") or {}
+    if not isinstance(files, dict):
+        return {}, f"'files' must be an object, got {type(files).__name__}"
+    for name, chunk in files.items():
+        if not isinstance(chunk, dict) or not isinstance(chunk.get("content") or [], list):
+            return {}, f"file {name!r} must be an object with a 'content' list"
+        offset = chunk.get("offset") or 0
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            return {}, f"file {name!r} has offset {offset!r}; it must be a line number"
+    exit_code = payload.get("exitcode")
+    if exit_code is not None and (not isinstance(exit_code, int) or isinstance(exit_code, bool)):
+        return {}, f"'exitcode' must be an integer, got {exit_code!r}"
+    return {**payload, "files": files}, None
 
 
 def answer_upload(app: App, path: str, body: bytes) -> Reply:
@@ -272,7 +295,7 @@ def answer_control(app: App, path: str, body: bytes) -> Reply:
     if path == CONTROL_PREFIX + "faults":
         try:
             app.faults.apply_json(json.loads(body or b"{}"))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return Reply(400, {"error": str(exc)})
         return Reply(200, {"ok": True})
     return Reply(404, {"error": f"unknown control path {path}"})

@@ -14,7 +14,7 @@ import urllib.parse
 from typing import Any
 
 from ..encoding import gid, loads_or, ungid
-from .context import ResolverError, Node, OpContext, entity_name, project_name
+from .context import Node, OpContext, ResolverError, entity_name, project_name
 from .nodes import artifact_node
 
 __all__ = [

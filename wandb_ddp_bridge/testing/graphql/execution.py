@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import (
     DocumentNode,
+    ExecutionResult,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
@@ -33,6 +36,8 @@ from .schema import resolve_field, schema
 __all__ = ["GraphQLRequest", "RequestError", "answer", "operation_name", "read_request", "root_fields"]
 
 NOT_IMPLEMENTED = "not implemented by the local W&B server"
+#: Longest document parsed, in tokens: the largest a wandb client sends is a few hundred.
+MAX_TOKENS = 20_000
 
 
 class RequestError(Exception):
@@ -67,7 +72,7 @@ def operation_name(body: bytes) -> str | None:
     the first named operation in the text (clients send ``operationName: ""``); ``None`` for a bad body."""
     try:
         payload = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(payload, dict):
         return None
@@ -82,7 +87,7 @@ def _payload(body: bytes) -> tuple[str, dict[str, Any], str | None]:
     """(query, variables, operation name) from the JSON body, or a ``RequestError`` naming what is off."""
     try:
         payload = json.loads(body or b"{}")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise RequestError(f"the GraphQL request body is not JSON ({exc})", kind="bad_graphql") from None
     if not isinstance(payload, dict):
         got = "null" if payload is None else type(payload).__name__
@@ -109,9 +114,11 @@ def read_request(body: bytes) -> GraphQLRequest:
     """Parse and validate the request in ``body`` against the schema."""
     query, variables, name = _payload(body)
     try:
-        document = parse(query)
+        document = parse(query, max_tokens=MAX_TOKENS)
     except GraphQLError as exc:
         raise RequestError(f"cannot parse the GraphQL request: {exc.message}", kind="bad_graphql") from None
+    except RecursionError:
+        raise RequestError("cannot parse the GraphQL request: it is nested too deeply", kind="bad_graphql") from None
     operation = get_operation_ast(document, name)
     if operation is None:
         wanted = f"an operation named {name!r}" if name else "exactly one operation (or an operationName)"
@@ -144,7 +151,7 @@ def _invalid(request: GraphQLRequest, messages: list[str]) -> RequestError:
 
 def root_fields(request: GraphQLRequest) -> list[str]:
     """Names (not aliases) of the operation's top-level fields, fragments expanded (each fragment once)."""
-    fragments = {d.name.value: d for d in request.document.definitions if hasattr(d, "type_condition")}
+    fragments = {d.name.value: d for d in request.document.definitions if isinstance(d, FragmentDefinitionNode)}
     names: list[str] = []
     seen: set[str] = set()
 
@@ -168,14 +175,10 @@ def root_fields(request: GraphQLRequest) -> list[str]:
 def answer(request: GraphQLRequest, root: dict[str, Any]) -> dict[str, Any]:
     """Execute the validated request on ``root`` (the node of the Query/Mutation fields): ``{"data": ...}``,
     with ``errors`` for resolvers that raised ``ResolverError``."""
-    result = execute(
-        schema(),
-        request.document,
-        root_value=root,
-        variable_values=request.variables,
-        operation_name=request.name,
-        field_resolver=resolve_field,
-    )
+    try:
+        result = _execute(request, root)
+    except RecursionError:
+        raise RequestError("the GraphQL request is nested too deeply to answer", kind="bad_graphql") from None
     if not result.errors:
         return {"data": result.data}
     if result.data is None and all(not e.path for e in result.errors):
@@ -189,6 +192,18 @@ def answer(request: GraphQLRequest, root: dict[str, Any]) -> dict[str, Any]:
     return {"data": result.data, "errors": [_formatted(e) for e in result.errors]}
 
 
+def _execute(request: GraphQLRequest, root: dict[str, Any]) -> ExecutionResult:
+    result = execute(
+        schema(),
+        request.document,
+        root_value=root,
+        variable_values=request.variables,
+        operation_name=request.name,
+        field_resolver=resolve_field,
+    )
+    assert not isinstance(result, Awaitable), "resolvers are synchronous"
+    return result
+
+
 def _formatted(error: GraphQLError) -> dict[str, Any]:
     return {"message": error.message, "path": list(error.path or [])}
-

@@ -13,7 +13,7 @@ import urllib.parse
 from typing import Any
 
 from ..encoding import gid, loads_or
-from .context import ResolverError, Node, OpContext, entity_name, project_name
+from .context import Node, OpContext, ResolverError, entity_name, project_name
 from .nodes import run_node
 
 __all__ = ["create_run_files", "notify_run_alert", "upsert_bucket"]

@@ -30,7 +30,7 @@ def schema() -> GraphQLSchema:
     return build_schema(sdl())
 
 
-def resolve_field(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:
+def resolve_field(source: Any, info: GraphQLResolveInfo, **args: Any) -> Any:  # type: ignore[type-arg]
     """A node's field: the dict entry named like the field, called with the field's arguments when callable."""
     value = source.get(info.field_name) if isinstance(source, Mapping) else None
     return value(args) if callable(value) else value
