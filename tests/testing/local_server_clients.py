@@ -31,9 +31,7 @@ def run_client(code: str, *args: str, env: dict[str, str] | None = None, timeout
         text=True,
         timeout=timeout,
     )
-    assert proc.returncode == 0, (
-        f"client failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
-    )
+    assert proc.returncode == 0, f"client failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     return proc.stdout
 
 
@@ -74,7 +72,5 @@ def post(
             conn.close()
 
 
-def gql(
-    server: LocalWandbServer, query: str, variables: dict[str, Any] | None = None, **kw: Any
-) -> tuple[int, Any]:
+def gql(server: LocalWandbServer, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> tuple[int, Any]:
     return post(server, "/graphql", {"query": query, "variables": variables or {}, "operationName": ""}, **kw)

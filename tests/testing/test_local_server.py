@@ -39,9 +39,7 @@ RESUME_STATUS = """query RunResumeStatus($project: String, $entity: String, $nam
     }
   }
 }"""
-WANDB_CONFIG = json.dumps(
-    {"lr": {"value": 0.5}, "_wandb": {"value": {"t": {"1": [1]}, "cli_version": "0.31.0"}}}
-)
+WANDB_CONFIG = json.dumps({"lr": {"value": 0.5}, "_wandb": {"value": {"t": {"1": [1]}, "cli_version": "0.31.0"}}})
 
 
 @pytest.fixture
@@ -50,9 +48,7 @@ def server(tmp_path: Path) -> Iterator[LocalWandbServer]:
         yield srv
 
 
-def _new_run(
-    server: LocalWandbServer, run_id: str = "r1", config: str | None = WANDB_CONFIG
-) -> dict[str, Any]:
+def _new_run(server: LocalWandbServer, run_id: str = "r1", config: str | None = WANDB_CONFIG) -> dict[str, Any]:
     status, body = gql(
         server,
         UPSERT,
@@ -208,9 +204,7 @@ def test_resume_status_returns_every_field_the_client_requires(server: LocalWand
 
 
 def test_input_fields_probe_lists_the_create_artifact_input(server: LocalWandbServer) -> None:
-    query = (
-        "query InputFields($typeName: String!) { TypeInfo: __type(name: $typeName) { inputFields { name } } }"
-    )
+    query = "query InputFields($typeName: String!) { TypeInfo: __type(name: $typeName) { inputFields { name } } }"
     _, body = gql(server, query, {"typeName": "CreateArtifactInput"})
     names = {f["name"] for f in body["data"]["TypeInfo"]["inputFields"]}
     assert {"artifactCollectionName", "digest", "aliases", "enableDigestDeduplication"} <= names
@@ -335,9 +329,7 @@ def test_p50_latency_of_a_trivial_graphql_request(server: LocalWandbServer) -> N
     timings = []
     for _ in range(200):
         start = time.perf_counter()
-        status, _ = gql(
-            server, "query ServerFeaturesQuery { serverInfo { features { name isEnabled } } }", conn=conn
-        )
+        status, _ = gql(server, "query ServerFeaturesQuery { serverInfo { features { name isEnabled } } }", conn=conn)
         timings.append((time.perf_counter() - start) * 1000)
         assert status == 200
     conn.close()

@@ -295,3 +295,53 @@ def test_wandb_api_reads_config_summary_state_history_and_artifacts(
     assert seen["runs"] == ["arts"]
     assert server.unknown_operations == [] and server.events("server_error") == []
     assert os.environ.get("WANDB_BASE_URL") != server.url  # the module fixture restored the environment
+
+
+ARTIFACT_AND_API = """
+import os, sys, wandb
+run = wandb.init(project="p", entity="e", id=sys.argv[1])
+with open(os.path.join(sys.argv[2], "w.bin"), "wb") as f:
+    f.write(b"w" * 64)
+art = wandb.Artifact("weights", type="model")
+art.add_file(os.path.join(sys.argv[2], "w.bin"))
+run.log_artifact(art, aliases=["best"]).wait()
+run.finish()
+api = wandb.Api(api_key=os.environ["WANDB_API_KEY"], overrides={"base_url": os.environ["WANDB_BASE_URL"]})
+r = api.run(f"e/p/{sys.argv[1]}")
+print(len(list(r.scan_history())), [a.name for a in r.logged_artifacts()], [x.id for x in api.runs("e/p")])
+"""
+
+
+def _graphql_documents(server: LocalWandbServer) -> list[str]:
+    """The query text of every GraphQL request the server received (other bodies are skipped)."""
+    documents = []
+    for text in server.iter_received_text():
+        try:
+            payload = json.loads(text)
+        except ValueError:
+            continue
+        if isinstance(payload, dict) and isinstance(payload.get("query"), str):
+            documents.append(payload["query"])
+    return documents
+
+
+def test_every_graphql_document_a_client_session_sends_validates_against_the_schema(
+    wandb_server: LocalWandbServer, tmp_path: Path
+) -> None:
+    from graphql import build_schema, parse, validate
+
+    from wandb_ddp_bridge.testing.graphql.schema import sdl
+
+    run_client(LOG_ROWS, "v1", "3")
+    assert run_client(RESUME_MUST, "v1").strip() == "3"
+    out = run_client(ARTIFACT_AND_API, "v2", str(tmp_path))
+    assert out.split()[0] == "0" and "'weights:v0'" in out and "'v1'" in out and "'v2'" in out
+    documents = _graphql_documents(wandb_server)
+    operations = {r.operation for r in wandb_server.requests if r.path == "/graphql"}
+    assert {"UpsertBucket", "RunResumeStatus", "CreateArtifact", "CommitArtifact", "Runs"} <= operations
+    schema = build_schema(sdl())
+    invalid = {doc[:200]: [e.message for e in validate(schema, parse(doc))] for doc in documents}
+    assert {doc: errors for doc, errors in invalid.items() if errors} == {}
+    for kind in ("invalid_graphql", "bad_graphql", "unknown_operation", "server_error"):
+        assert wandb_server.events(kind) == [], kind
+    assert all(r.status == 200 for r in wandb_server.requests if r.path == "/graphql")

@@ -18,9 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--data-dir", required=True, help="where the SQLite records live")
     parser.add_argument("--entity", default="local-entity", help="default entity for clients that send none")
-    parser.add_argument(
-        "--crash-after", type=float, default=120.0, help="seconds of silence before 'crashed'"
-    )
+    parser.add_argument("--crash-after", type=float, default=120.0, help="seconds of silence before 'crashed'")
     parser.add_argument(
         "--api-key",
         default=None,

@@ -21,10 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .faults import Faults
-from .graphql.context import GraphQLError, OpContext
-from .graphql.document import GraphQLSyntaxError, parse
-from .graphql.execution import execute, root_fields
-from .graphql.operations import OPERATIONS
+from .graphql.context import OpContext
+from .graphql.execution import RequestError, answer, read_request
+from .graphql.operations import root
 from .procinfo import peer_process
 from .records import WriterProcess
 from .sessions import SessionTracker
@@ -118,27 +117,17 @@ class Reply:
 
 
 def answer_graphql(app: App, body: bytes, record: dict[str, Any], *, peer: str, user_agent: str) -> Reply:
-    """``POST /graphql``: parse, look the operation up in ``OPERATIONS`` (an unknown one is a 400 that names
-    its root fields), answer it shaped by the query; a resolver's ``GraphQLError`` is a GraphQL error."""
+    """``POST /graphql``: read the request and validate it against the schema (a malformed or invalid one is
+    a 400 that says why, recorded as an event; an unknown root field is an ``unknown_operation``), then answer
+    it from the root node; a resolver's ``ResolverError`` is a GraphQL error in a 200."""
     try:
-        payload = json.loads(body or b"{}")
-        query = str(payload.get("query") or "")
-        variables = payload.get("variables") or {}
-        doc = parse(query)
-        name = payload.get("operationName") or None
-        op = doc.operation(name)
-    except (ValueError, GraphQLSyntaxError) as exc:
-        app.store.add_event("bad_graphql", record["operation"], {"error": str(exc)})
-        return Reply(400, {"errors": [{"message": f"cannot parse the GraphQL request: {exc}"}]})
-    op_name = op.name or record["operation"] or ""
+        request = read_request(body)
+    except RequestError as exc:
+        app.store.add_event(exc.kind, record["operation"], {"error": str(exc), **exc.detail})
+        extensions = {"operation": record["operation"] or ""}
+        return Reply(exc.status, {"errors": [{"message": str(exc), "extensions": extensions}]})
+    op_name = request.name or record["operation"] or ""
     record["operation"] = op_name or None
-    handler = OPERATIONS.get(op_name)
-    if handler is None:
-        fields = root_fields(doc, op, variables)
-        app.store.add_event("unknown_operation", op_name or None, {"root_fields": fields, "query": query[:2000]})
-        label = op_name or "<anonymous>"
-        message = f"unknown operation {label!r} (root fields {fields}); not implemented by the local W&B server"
-        return Reply(400, {"errors": [{"message": message, "extensions": {"operation": op_name}}]})
     ctx = OpContext(
         store=app.store,
         tracker=app.tracker,
@@ -150,12 +139,13 @@ def answer_graphql(app: App, body: bytes, record: dict[str, Any], *, peer: str, 
         crash_after=app.crash_after,
     )
     try:
-        data = execute(doc, op, handler(ctx, variables), variables)
-    except GraphQLError as exc:
+        result = answer(request, root(ctx))
+    except RequestError as exc:
+        app.store.add_event(exc.kind, op_name or None, {"error": str(exc), **exc.detail})
+        return Reply(exc.status, {"errors": [{"message": str(exc), "extensions": {"operation": op_name}}]})
+    finally:
         record["run_path"] = ctx.run_path
-        return Reply(200, {"data": None, "errors": [{"message": str(exc), "path": [op_name]}]})
-    record["run_path"] = ctx.run_path
-    return Reply(200, {"data": data})
+    return Reply(200, result)
 
 
 def answer_file_stream(app: App, path: str, body: bytes, record: dict[str, Any], *, peer: str) -> Reply:
@@ -165,18 +155,17 @@ def answer_file_stream(app: App, path: str, body: bytes, record: dict[str, Any],
     parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
     entity, project, run_id = parts[1], parts[2], parts[3]
     record["run_path"] = f"{entity}/{project}/{run_id}"
-    try:
-        payload = json.loads(body or b"{}")
-    except ValueError:
-        app.store.add_event("bad_file_stream", "file_stream", {"path": path})
-        return Reply(400, {"error": "file_stream body is not JSON"})
+    payload, problem = _file_stream_payload(body)
+    if problem:
+        app.store.add_event("bad_file_stream", "file_stream", {"path": path, "error": problem})
+        return Reply(400, {"error": f"file_stream: {problem}"})
     run = app.store.find_run(entity, project, run_id)
     if run is None:
         app.store.add_event("file_stream_unknown_run", "file_stream", {"run": record["run_path"]})
         return Reply(404, {"error": f"run {record['run_path']} does not exist; UpsertBucket must come first"})
     session = app.tracker.attribute(run["pk"], peer)
     with app.store.tx():
-        for name, chunk in (payload.get("files") or {}).items():
+        for name, chunk in payload["files"].items():
             offset = int(chunk.get("offset") or 0)
             content = [str(c) for c in chunk.get("content") or []]
             if name == SUMMARY:
@@ -196,6 +185,30 @@ def answer_file_stream(app: App, path: str, body: bytes, record: dict[str, Any],
                     ended=time.time(),
                 )
     return Reply(200, {"exitcode": None, "limits": {}})
+
+
+def _file_stream_payload(body: bytes) -> tuple[dict[str, Any], str | None]:
+    """The file_stream body, or what is wrong with it: a JSON object whose ``files`` map names to
+    ``{"offset": int, "content": [lines]}``."""
+    try:
+        payload = json.loads(body or b"{}")
+    except (ValueError, RecursionError):
+        return {}, "the body is not JSON"
+    if not isinstance(payload, dict):
+        return {}, f"the body must be a JSON object, got {type(payload).__name__}"
+    files = payload.get("files") or {}
+    if not isinstance(files, dict):
+        return {}, f"'files' must be an object, got {type(files).__name__}"
+    for name, chunk in files.items():
+        if not isinstance(chunk, dict) or not isinstance(chunk.get("content") or [], list):
+            return {}, f"file {name!r} must be an object with a 'content' list"
+        offset = chunk.get("offset") or 0
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            return {}, f"file {name!r} has offset {offset!r}; it must be a line number"
+    exit_code = payload.get("exitcode")
+    if exit_code is not None and (not isinstance(exit_code, int) or isinstance(exit_code, bool)):
+        return {}, f"'exitcode' must be an integer, got {exit_code!r}"
+    return {**payload, "files": files}, None
 
 
 def answer_upload(app: App, path: str, body: bytes) -> Reply:
@@ -282,7 +295,7 @@ def answer_control(app: App, path: str, body: bytes) -> Reply:
     if path == CONTROL_PREFIX + "faults":
         try:
             app.faults.apply_json(json.loads(body or b"{}"))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             return Reply(400, {"error": str(exc)})
         return Reply(200, {"ok": True})
     return Reply(404, {"error": f"unknown control path {path}"})

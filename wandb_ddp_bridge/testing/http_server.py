@@ -13,7 +13,6 @@ import base64
 import binascii
 import contextlib
 import gzip
-import json
 import secrets
 import socket
 import sys
@@ -35,9 +34,39 @@ from .endpoints import (
     answer_page,
     answer_upload,
 )
-from .graphql.document import operation_name_from_text
+from .graphql.execution import operation_name
 
-__all__ = ["ClosableHTTPServer", "RequestHandler", "classify"]
+__all__ = [
+    "BODY_LIMITS",
+    "BODY_READ_TIMEOUT",
+    "BodyError",
+    "ClosableHTTPServer",
+    "RequestHandler",
+    "body_limit",
+    "classify",
+]
+
+#: Largest body each endpoint reads, in bytes. wandb uploads a file up to 2 GiB in one PUT (larger ones go
+#: multipart); file_stream batches stay far below 64 MiB; GraphQL documents and their variables below 16 MiB.
+BODY_LIMITS = {"upload": 2 * 1024**3, "file_stream": 64 * 1024**2, "graphql": 16 * 1024**2, "other": 1024**2}
+#: Seconds a body read may wait for the next bytes: a client that promised more than it sends frees the thread.
+BODY_READ_TIMEOUT = 10.0
+
+
+class BodyError(Exception):
+    """A request body this server will not read: ``status`` is 400 (malformed) or 413 (over the limit)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def body_limit(method: str, path: str) -> int:
+    """The body limit for a request, by the endpoint its path names."""
+    kind = classify(method, path, b"")[1]
+    if kind == "upload" and method == "PUT":
+        return BODY_LIMITS["upload"]
+    return BODY_LIMITS.get(kind, BODY_LIMITS["other"])
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -70,29 +99,71 @@ class RequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve("GET")
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            body = b"".join(chunks)
-        else:
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+    def _read_body(self, limit: int) -> bytes:
+        """The request body, at most ``limit`` bytes (``BodyError`` otherwise); a client that stops sending
+        meets ``BODY_READ_TIMEOUT`` instead of holding this thread."""
+        self.connection.settimeout(BODY_READ_TIMEOUT)
+        try:
+            body = self._read_chunked(limit) if self._chunked() else self._read_sized(limit)
+        finally:
+            self.connection.settimeout(None)
         if self.headers.get("Content-Encoding", "").lower() == "gzip":
-            body = gzip.decompress(body)
+            try:
+                body = gzip.decompress(body)
+            except (OSError, EOFError) as exc:
+                raise BodyError(400, f"the body is not valid gzip ({exc})") from None
         return body
+
+    def _chunked(self) -> bool:
+        return self.headers.get("Transfer-Encoding", "").lower() == "chunked"
+
+    def _read_sized(self, limit: int) -> bytes:
+        raw = self.headers.get("Content-Length") or "0"
+        if not raw.strip().isdigit():
+            raise BodyError(400, f"Content-Length {raw!r} is not a byte count")
+        length = int(raw)
+        if length > limit:
+            raise BodyError(413, f"the body ({length} bytes) is over this endpoint's limit of {limit} bytes")
+        body = self.rfile.read(length)
+        if len(body) < length:
+            raise BodyError(400, f"the body ended after {len(body)} of the {length} bytes Content-Length promised")
+        return body
+
+    def _read_chunked(self, limit: int) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024).split(b";")[0].strip() or b"0"
+            try:
+                size = int(line, 16)
+            except ValueError:
+                raise BodyError(400, f"bad chunk size {line[:40]!r} in a chunked body") from None
+            if size == 0:
+                self.rfile.readline(1024)
+                return b"".join(chunks)
+            total += size
+            if total > limit:
+                raise BodyError(413, f"the chunked body is over this endpoint's limit of {limit} bytes")
+            chunk = self.rfile.read(size)
+            if len(chunk) < size:
+                raise BodyError(400, "the chunked body ended inside a chunk")
+            chunks.append(chunk)
+            self.rfile.readline(1024)
 
     def _serve(self, method: str) -> None:
         start = time.perf_counter()
         t = time.time()
         app = self.app
-        body = self._read_body()
         path = urllib.parse.urlsplit(self.path).path
+        try:
+            body = self._read_body(body_limit(method, path))
+        except BodyError as exc:
+            self._refuse_body(method, path, exc, t)
+            return
+        except TimeoutError:
+            app.store.add_event("body_timeout", None, {"method": method, "path": self.path})
+            self._drop()
+            return
         operation, kind = classify(method, path, body)
         record: dict[str, Any] = {"operation": operation, "fault": None, "run_path": None}
         reply: Reply | None = None
@@ -135,6 +206,26 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._drop()
         else:
             self._send(reply)
+
+    def _refuse_body(self, method: str, path: str, exc: BodyError, t: float) -> None:
+        """A body that is too large or malformed: recorded, answered, and the connection closed (what is left
+        of the body cannot be told apart from the next request)."""
+        self.app.store.add_event("bad_body", None, {"method": method, "path": self.path, "error": str(exc)})
+        self.app.store.add_request(
+            method=method,
+            path=self.path,
+            operation=None,
+            user_agent=self.headers.get("User-Agent", ""),
+            status=exc.status,
+            body=b"",
+            duration_ms=0.0,
+            fault=None,
+            run_path=None,
+            peer=self._peer(),
+            t=t,
+        )
+        self.close_connection = True
+        self._send(Reply(exc.status, {"errors": [{"message": f"{method} {path}: {exc}"}]}))
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -202,13 +293,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 def classify(method: str, path: str, body: bytes) -> tuple[str | None, str]:
     """(operation name for records and faults, endpoint kind)."""
     if path == "/graphql" or path.endswith("/graphql"):
-        name = None
-        try:
-            payload = json.loads(body or b"{}")
-            name = payload.get("operationName") or operation_name_from_text(str(payload.get("query") or ""))
-        except (ValueError, AttributeError):
-            pass
-        return name, "graphql"
+        return operation_name(body), "graphql"
     if path.startswith("/files/") and path.endswith("/file_stream"):
         return "file_stream", "file_stream"
     if path.startswith("/upload/"):

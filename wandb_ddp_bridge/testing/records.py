@@ -105,9 +105,7 @@ class ArtifactRecord:
         for e in self.entries:
             if e.path == path:
                 return e
-        raise KeyError(
-            f"{self.qualified_name} has no entry {path!r}; entries: {[e.path for e in self.entries]}"
-        )
+        raise KeyError(f"{self.qualified_name} has no entry {path!r}; entries: {[e.path for e in self.entries]}")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import urllib.parse
 from typing import Any
 
 from ..encoding import gid, loads_or, ungid
-from .context import GraphQLError, Node, OpContext, entity_name, project_name
+from .context import Node, OpContext, ResolverError, entity_name, project_name
 from .nodes import artifact_node
 
 __all__ = [
@@ -36,7 +36,7 @@ def create_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
     names = inp.get("artifactCollectionNames") or []
     collection = str(inp.get("artifactCollectionName") or (names[0] if names else ""))
     if not collection:
-        raise GraphQLError("createArtifact needs artifactCollectionName")
+        raise ResolverError("createArtifact needs artifactCollectionName")
     digest = str(inp.get("digest") or "")
     aliases = [str(a.get("alias")) for a in inp.get("aliases") or [] if isinstance(a, dict) and a.get("alias")]
     run = store.find_run(entity, project, str(inp["runName"])) if inp.get("runName") else None
@@ -90,7 +90,7 @@ def create_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
 def _artifact_for(ctx: OpContext, artifact_id: Any) -> Any:
     row = ctx.store.artifact_by_gid(str(artifact_id) if artifact_id else None)
     if row is None:
-        raise GraphQLError(f"artifact {artifact_id!r} not found")
+        raise ResolverError(f"artifact {artifact_id!r} not found")
     return row
 
 
@@ -124,7 +124,7 @@ def update_artifact_manifest(ctx: OpContext, args: dict[str, Any]) -> Node:
     parts = ungid(str(inp.get("artifactManifestID") or ""))
     row = ctx.store.artifact(int(parts[1])) if len(parts) == 2 and parts[1].isdigit() else None
     if row is None:
-        raise GraphQLError(f"artifact manifest {inp.get('artifactManifestID')!r} not found")
+        raise ResolverError(f"artifact manifest {inp.get('artifactManifestID')!r} not found")
     return _manifest_payload(ctx, row)
 
 
@@ -187,7 +187,8 @@ def use_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
 
 
 def link_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
-    row = ctx.store.artifact_by_gid(str(args.get("artifactID") or args.get("artifactId") or ""))
+    inp = args.get("input") or {}
+    row = ctx.store.artifact_by_gid(str(inp.get("artifactID") or ""))
     ctx.store.add_event("link_artifact", ctx.operation, {"args": args})
     return {"versionIndex": row["version_index"] if row is not None else 0}
 

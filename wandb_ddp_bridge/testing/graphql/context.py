@@ -1,8 +1,8 @@
 """What every GraphQL handler shares: the request's context, the resolver error, and paging.
 
 Handlers get an ``OpContext`` and the request's variables and return a ``Node``: a dict whose values are
-data, further nodes, or callables that take the field's arguments (``execution`` calls them only when the
-query selects the field, so a node costs nothing for the fields a client does not ask for).
+data, further nodes, or callables that take the field's arguments (``schema.resolve_field`` calls them only when
+the query selects the field, so a node costs nothing for the fields a client does not ask for).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from ..store import Store
 if TYPE_CHECKING:
     from ..sessions import SessionTracker
 
-__all__ = ["GraphQLError", "Handler", "Node", "OpContext", "connection", "entity_name", "iso", "project_name"]
+__all__ = ["Handler", "Node", "OpContext", "ResolverError", "connection", "entity_name", "iso", "project_name"]
 
 Node = dict[str, Any]
 
@@ -40,7 +40,7 @@ class OpContext:
 Handler = Callable[[OpContext, dict[str, Any]], Node]
 
 
-class GraphQLError(Exception):
+class ResolverError(Exception):
     """Answered as a GraphQL ``errors`` entry (HTTP 200), like a real server's resolver error."""
 
 

@@ -1,110 +1,209 @@
-"""Answer a parsed operation: shape resolver data by its selection sets, without a schema.
+"""One GraphQL request, from its JSON body to its answer: read, parse, validate against the schema, execute.
 
-The recording server answers each operation from a tree of plain dicts (callables for fields that
-take arguments). Shaping the answer by the query text itself means every client version gets exactly
-the fields it asked for, aliases and fragments included, and ``@skip``/``@include`` honoured.
+Each step that can fail has its own ``RequestError`` with the HTTP status and a message that says what was
+wrong, so the HTTP layer only maps outcomes: a malformed body, a document that does not parse or does not
+validate, and variables that do not fit the operation are 400s; a resolver's ``ResolverError`` is a GraphQL
+``errors`` entry in a 200, like a real server's; any other exception is a server bug and propagates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+import re
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
 from typing import Any
 
-from .document import Document, Field, FragmentSpread, GraphQLSyntaxError, Operation, Selection, evaluate
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    execute,
+    get_operation_ast,
+    parse,
+    validate,
+)
 
-__all__ = ["Resolver", "execute", "root_fields"]
+from .context import ResolverError
+from .schema import resolve_field, schema
 
+__all__ = ["GraphQLRequest", "RequestError", "answer", "operation_name", "read_request", "root_fields"]
 
-# A resolver receives the field's evaluated arguments and returns data (or another tree).
-Resolver = Callable[[dict[str, Any]], Any]
-
-
-def _included(directives: list[tuple[str, dict[str, Any]]], variables: Mapping[str, Any]) -> bool:
-    for name, args in directives:
-        cond = bool(evaluate(args.get("if"), variables))
-        if name == "include" and not cond:
-            return False
-        if name == "skip" and cond:
-            return False
-    return True
-
-
-class _Context:
-    def __init__(self, doc: Document, variables: Mapping[str, Any]) -> None:
-        self.doc = doc
-        self.variables = variables
-
-
-def _collect(selections: list[Selection], typename: str | None, ctx: _Context, out: dict[str, list[Field]]) -> None:
-    for sel in selections:
-        if not _included(sel.directives, ctx.variables):
-            continue
-        if isinstance(sel, Field):
-            out.setdefault(sel.key, []).append(sel)
-            continue
-        frag = ctx.doc.fragments.get(sel.name) if isinstance(sel, FragmentSpread) else sel
-        if frag is None:
-            raise GraphQLSyntaxError(f"unknown fragment {getattr(sel, 'name', '?')!r}")
-        cond = frag.type_condition
-        # Without a __typename on the data, interface/type conditions are assumed to match.
-        if cond is not None and typename is not None and cond != typename and not _abstract(cond):
-            continue
-        if isinstance(sel, FragmentSpread) and not _included(frag.directives, ctx.variables):
-            continue
-        _collect(frag.selections, typename, ctx, out)
+NOT_IMPLEMENTED = "not implemented by the local W&B server"
+#: Longest document parsed, in tokens: the largest a wandb client sends is a few hundred.
+MAX_TOKENS = 20_000
 
 
-def _abstract(type_name: str) -> bool:
-    # Interfaces/unions the client spreads on; concrete data always satisfies them here.
-    return type_name in {"ArtifactCollection", "Node"}
+class RequestError(Exception):
+    """A request the server cannot answer as sent; ``kind`` names the event it is recorded as."""
+
+    def __init__(self, message: str, *, kind: str, detail: dict[str, Any] | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.detail = detail or {}
+        self.status = status
 
 
-def _shape(data: Any, selections: list[Selection], ctx: _Context) -> Any:
-    if data is None:
+@dataclass
+class GraphQLRequest:
+    """A parsed and validated request: the document, the operation it runs, and its variables."""
+
+    query: str
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    variables: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str | None:
+        return self.operation.name.value if self.operation.name else None
+
+
+_OP_NAME = re.compile(r"\b(query|mutation|subscription)\s+([_A-Za-z][_0-9A-Za-z]*)")
+
+
+def operation_name(body: bytes) -> str | None:
+    """The operation a request names, for records and fault rules before it is parsed: ``operationName``, or
+    the first named operation in the text (clients send ``operationName: ""``); ``None`` for a bad body."""
+    try:
+        payload = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    if isinstance(data, (list, tuple)):
-        return [_shape(item, selections, ctx) for item in data]
-    if not isinstance(data, Mapping):
-        return data
-    typename = data.get("__typename")
-    grouped: dict[str, list[Field]] = {}
-    _collect(selections, typename if isinstance(typename, str) else None, ctx, grouped)
-    out: dict[str, Any] = {}
-    for key, fields in grouped.items():
-        first = fields[0]
-        if first.name == "__typename":
-            out[key] = typename
-            continue
-        raw = data.get(first.name)
-        if callable(raw):
-            raw = raw({k: evaluate(v, ctx.variables) for k, v in first.arguments.items()})
-        subs: list[Selection] = [s for f in fields for s in f.selections]
-        out[key] = _shape(raw, subs, ctx) if subs else _leaf_value(raw)
-    return out
-
-
-def _leaf_value(value: Any) -> Any:
-    """A field selected without subfields: JSON scalars (or JSON-typed objects such as historyKeys) as they
-    are; a resolver is dropped (``None``), never called."""
-    if callable(value):
+    if not isinstance(payload, dict):
         return None
-    return value
+    name, query = payload.get("operationName"), payload.get("query")
+    if isinstance(name, str) and name:
+        return name
+    match = _OP_NAME.search(query) if isinstance(query, str) else None
+    return match.group(2) if match else None
 
 
-def execute(
-    doc: Document, operation: Operation, root: Mapping[str, Any], variables: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Shape ``root`` by the operation's selection set, with ``variables`` over the declared defaults."""
-    merged = dict(operation.variable_defaults)
-    merged.update({k: v for k, v in variables.items()})
-    result = _shape(root, operation.selections, _Context(doc, merged))
-    return result if isinstance(result, dict) else {}
+def _payload(body: bytes) -> tuple[str, dict[str, Any], str | None]:
+    """(query, variables, operation name) from the JSON body, or a ``RequestError`` naming what is off."""
+    try:
+        payload = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise RequestError(f"the GraphQL request body is not JSON ({exc})", kind="bad_graphql") from None
+    if not isinstance(payload, dict):
+        got = "null" if payload is None else type(payload).__name__
+        raise RequestError(
+            f"the GraphQL request body must be a JSON object with a 'query' string, got {got}", kind="bad_graphql"
+        )
+    query = payload.get("query")
+    if not isinstance(query, str) or not query.strip():
+        raise RequestError("the GraphQL request has no 'query' string", kind="bad_graphql")
+    variables = payload.get("variables")
+    if variables is None:
+        variables = {}
+    if not isinstance(variables, dict):
+        raise RequestError(
+            f"'variables' must be a JSON object (or null), got {type(variables).__name__}", kind="bad_graphql"
+        )
+    name = payload.get("operationName")
+    if name is not None and not isinstance(name, str):
+        raise RequestError(f"'operationName' must be a string, got {type(name).__name__}", kind="bad_graphql")
+    return query, variables, name or None
 
 
-def root_fields(doc: Document, operation: Operation, variables: Mapping[str, Any]) -> list[str]:
-    """Names (not aliases) of the operation's top-level fields, fragments expanded."""
-    grouped: dict[str, list[Field]] = {}
-    merged = dict(operation.variable_defaults)
-    merged.update(variables)
-    _collect(operation.selections, None, _Context(doc, merged), grouped)
-    return [fields[0].name for fields in grouped.values()]
+def read_request(body: bytes) -> GraphQLRequest:
+    """Parse and validate the request in ``body`` against the schema."""
+    query, variables, name = _payload(body)
+    try:
+        document = parse(query, max_tokens=MAX_TOKENS)
+    except GraphQLError as exc:
+        raise RequestError(f"cannot parse the GraphQL request: {exc.message}", kind="bad_graphql") from None
+    except RecursionError:
+        raise RequestError("cannot parse the GraphQL request: it is nested too deeply", kind="bad_graphql") from None
+    operation = get_operation_ast(document, name)
+    if operation is None:
+        wanted = f"an operation named {name!r}" if name else "exactly one operation (or an operationName)"
+        raise RequestError(f"the GraphQL document does not define {wanted}", kind="bad_graphql")
+    request = GraphQLRequest(query, document, operation, variables)
+    errors = validate(schema(), document)
+    if errors:
+        raise _invalid(request, [e.message for e in errors])
+    return request
+
+
+def _invalid(request: GraphQLRequest, messages: list[str]) -> RequestError:
+    label = request.name or "<anonymous>"
+    roots = root_fields(request)
+    root_type = "Mutation" if request.operation.operation.value == "mutation" else "Query"
+    unknown_root = any(f"on type '{root_type}'" in m and m.startswith("Cannot query field") for m in messages)
+    if unknown_root:
+        return RequestError(
+            f"unknown operation {label!r} (root fields {roots}); {NOT_IMPLEMENTED}",
+            kind="unknown_operation",
+            detail={"root_fields": roots, "query": request.query[:2000], "errors": messages},
+        )
+    return RequestError(
+        f"operation {label!r} does not validate against the local W&B server's schema: {'; '.join(messages)} "
+        f"({NOT_IMPLEMENTED})",
+        kind="invalid_graphql",
+        detail={"root_fields": roots, "query": request.query[:2000], "errors": messages},
+    )
+
+
+def root_fields(request: GraphQLRequest) -> list[str]:
+    """Names (not aliases) of the operation's top-level fields, fragments expanded (each fragment once)."""
+    fragments = {d.name.value: d for d in request.document.definitions if isinstance(d, FragmentDefinitionNode)}
+    names: list[str] = []
+    seen: set[str] = set()
+
+    def walk(selection_set: SelectionSetNode) -> None:
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                if sel.name.value not in names:
+                    names.append(sel.name.value)
+            elif isinstance(sel, InlineFragmentNode):
+                walk(sel.selection_set)
+            elif isinstance(sel, FragmentSpreadNode) and sel.name.value not in seen:
+                seen.add(sel.name.value)
+                frag = fragments.get(sel.name.value)
+                if frag is not None:
+                    walk(frag.selection_set)
+
+    walk(request.operation.selection_set)
+    return names
+
+
+def answer(request: GraphQLRequest, root: dict[str, Any]) -> dict[str, Any]:
+    """Execute the validated request on ``root`` (the node of the Query/Mutation fields): ``{"data": ...}``,
+    with ``errors`` for resolvers that raised ``ResolverError``."""
+    try:
+        result = _execute(request, root)
+    except RecursionError:
+        raise RequestError("the GraphQL request is nested too deeply to answer", kind="bad_graphql") from None
+    if not result.errors:
+        return {"data": result.data}
+    if result.data is None and all(not e.path for e in result.errors):
+        # Nothing ran: the variables do not fit the operation's declarations.
+        messages = [e.message for e in result.errors]
+        raise RequestError(f"the GraphQL variables do not fit the operation: {'; '.join(messages)}", kind="bad_graphql")
+    for error in result.errors:
+        original = error.original_error
+        if original is not None and not isinstance(original, ResolverError):
+            raise original
+    return {"data": result.data, "errors": [_formatted(e) for e in result.errors]}
+
+
+def _execute(request: GraphQLRequest, root: dict[str, Any]) -> ExecutionResult:
+    result = execute(
+        schema(),
+        request.document,
+        root_value=root,
+        variable_values=request.variables,
+        operation_name=request.name,
+        field_resolver=resolve_field,
+    )
+    assert not isinstance(result, Awaitable), "resolvers are synchronous"
+    return result
+
+
+def _formatted(error: GraphQLError) -> dict[str, Any]:
+    return {"message": error.message, "path": list(error.path or [])}

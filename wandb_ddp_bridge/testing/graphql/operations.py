@@ -1,8 +1,9 @@
-"""The operations the wandb SDK (0.19.11 .. 0.31.0) and its public API send, and the roots that answer them.
+"""The root node that answers the ``Query`` and ``Mutation`` fields of ``schema.graphql``.
 
-``OPERATIONS`` maps every known operation name to a handler that returns the data tree for it; the
-tree is shaped by the query text (see ``execution.execute``), so each client version gets the fields it
-asked for. A name that is not in ``OPERATIONS`` is answered with HTTP 400 by the server.
+``root(ctx)`` binds every root field to its resolver for one request: queries walk the object graph in
+``nodes``, mutations write through ``run_mutations`` and ``artifact_mutations``. graphql-core validates the
+request against the schema first and picks the fields the client selected, so each client version gets
+exactly the fields it asked for.
 """
 
 from __future__ import annotations
@@ -22,11 +23,10 @@ from .artifact_mutations import (
     use_artifact,
 )
 from .context import Handler, Node, OpContext, entity_name, project_name
-from .introspection import type_info
 from .nodes import artifact_node, entity_node, project_node
 from .run_mutations import create_run_files, notify_run_alert, upsert_bucket
 
-__all__ = ["OPERATIONS"]
+__all__ = ["root"]
 
 
 def _viewer(ctx: OpContext) -> Node:
@@ -65,7 +65,6 @@ def _query_root(ctx: OpContext) -> Node:
         "artifact": lambda a: _maybe_artifact(ctx, a.get("id")),
         "artifactCollection": None,
         "clientIDMapping": lambda a: _client_id_mapping(ctx, a.get("clientID")),
-        "__type": lambda a: type_info(ctx, a, lambda root: _root_fields(ctx, root)),
         "organization": None,
     }
 
@@ -108,149 +107,13 @@ _MUTATIONS: dict[str, Handler] = {
 }
 
 
-def _root_fields(ctx: OpContext, root: str) -> list[str]:
-    """The field names of ``Query`` or ``Mutation``, for ``__type``."""
-    return sorted(_query_root(ctx)) if root == "Query" else sorted(_MUTATIONS)
-
-
-def _mutation_root(ctx: OpContext) -> Node:
-    root: Node = {}
+def root(ctx: OpContext) -> Node:
+    """The node both root types read: the ``Query`` fields, and the ``Mutation`` fields bound to ``ctx``."""
+    node = _query_root(ctx)
     for name, fn in _MUTATIONS.items():
-        root[name] = _bind(ctx, fn)
-    # Some mutations (LinkArtifact, RewindRun) also read query fields in the same request.
-    root.update({k: v for k, v in _query_root(ctx).items() if k not in root})
-    return root
+        node[name] = _bind(ctx, fn)
+    return node
 
 
 def _bind(ctx: OpContext, fn: Handler) -> Callable[[dict[str, Any]], Node]:
     return lambda args: fn(ctx, args)
-
-
-def _query(ctx: OpContext, variables: dict[str, Any]) -> Node:
-    return _query_root(ctx)
-
-
-def _mutation(ctx: OpContext, variables: dict[str, Any]) -> Node:
-    return _mutation_root(ctx)
-
-
-# Every operation name seen from wandb 0.19.11 .. 0.31.0 (wandb-core binaries and the Python public API).
-_QUERIES = (
-    "Viewer",
-    "ServerFeaturesQuery",
-    "ServerInfo",
-    "OrganizationCoreWeaveOrganizationID",
-    "RunResumeStatus",
-    "RunStoppedStatus",
-    "InputFields",
-    "TypeFields",
-    "RunState",
-    "QueryRunInfo",
-    "HistoryPage",
-    "SampledHistoryPage",
-    "RunParquetHistory",
-    "RunConsoleLogPage",
-    "RunConsoleLogTail",
-    "ClientIDMapping",
-    "ArtifactManifest",
-    "ArtifactFileURLs",
-    "ArtifactFileURLsByManifestEntries",
-    "FetchArtifactDigestAlgorithm",
-    "XXHashDigestsEnabled",
-    "FetchOrgEntityFromEntity",
-    "OrgFeatureFlags",
-    "ArtifactType",
-    "ArtifactByID",
-    "ArtifactByName",
-    "ProjectArtifactType",
-    "RunOutputArtifacts",
-    "RunInputArtifacts",
-    "Run",
-    "Runs",
-    "RunHistoryKeys",
-    "RunSampledHistory",
-    "RunFullHistory",
-    "RunFiles",
-    "Project",
-    "Projects",
-    "ProbeServerSettings",
-    "ProbeRunType",
-    "ProbeProjectInfo",
-    "ProbeServerUseArtifactInput",
-    "ProbeServerLinkArtifactInput",
-    "EntityInfo",
-    "ServerFeatures",
-    "FetchOrgInfoFromEntity",
-    "ArtifactCreatedBy",
-    "ArtifactUsedBy",
-    "ProjectArtifactCollection",
-    "ProjectArtifacts",
-    "ArtifactMembershipByName",
-    "ArtifactMembershipFiles",
-    "GetArtifactMembershipFileUrls",
-    "FetchArtifactManifest",
-    "ArtifactCollectionAliases",
-    "ProjectArtifactCollections",
-    "ProjectArtifactTypes",
-    "ArtifactTypeArtifactCollections",
-    "ArtifactByIDShort",
-    "ArtifactCollectionMembershipFiles",
-    "ArtifactCollectionMembershipFileURLs",
-    "ArtifactVersionFiles",
-    "ArtifactOfType",
-    "RunInfo",
-    "RunFiles",
-    "RunDownloadUrl",
-    "RunDownloadUrls",
-    "ProjectRuns",
-    "ProjectID",
-    "Entity",
-    "EntityIsTeam",
-    "ProbeRunInput",
-    "ProbeServerAddAliasesInput",
-    "ProbeServerCapabilities",
-    "ProbeServerArtifact",
-    "ProbeServerCreateArtifactInput",
-    "ProbeServerCreateArtifactFileSpecInput",
-    "ProbeServerOrganization",
-    "ProbeDeleteFilesProjectIdInput",
-    "ProbeServerSettings",
-    "ProbeServerProjectInfo",
-    "ProbeServerUseArtifactInput",
-    "GetDefaultEntity",
-    "GetViewer",
-    "GetProject",
-    "IsProjectReadOnly",
-    "ProjectDetails",
-    "RunConfigs",
-    "RunUploadUrls",
-    "ArtifactFileURLs",
-    "FetchLinkedArtifacts",
-    "GetTeamEntity",
-)
-
-
-_MUTATION_NAMES = (
-    "UpsertBucket",
-    "CreateRunFiles",
-    "CreateArtifact",
-    "CreateArtifactManifest",
-    "UpdateArtifactManifest",
-    "CreateArtifactFiles",
-    "CommitArtifact",
-    "UseArtifact",
-    "LinkArtifact",
-    "UpdateArtifact",
-    "MarkRunFilesUploaded",
-    "StopRun",
-    "NotifyScriptableRunAlert",
-    "CompleteMultipartUploadArtifact",
-    "AddAliases",
-    "DeleteAliases",
-)
-
-
-OPERATIONS: dict[str, Handler] = {
-    **{name: _query for name in _QUERIES},
-    **{name: _mutation for name in _MUTATION_NAMES},
-}

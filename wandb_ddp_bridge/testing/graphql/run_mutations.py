@@ -13,7 +13,7 @@ import urllib.parse
 from typing import Any
 
 from ..encoding import gid, loads_or
-from .context import GraphQLError, Node, OpContext, entity_name, project_name
+from .context import Node, OpContext, ResolverError, entity_name, project_name
 from .nodes import run_node
 
 __all__ = ["create_run_files", "notify_run_alert", "upsert_bucket"]
@@ -27,7 +27,7 @@ def upsert_bucket(ctx: OpContext, args: dict[str, Any]) -> Node:
     project = run["project"] if run is not None else project_name(inp.get("modelName"))
     run_id = run["run_id"] if run is not None else str(inp.get("name") or "")
     if not run_id:
-        raise GraphQLError("upsertBucket needs a run name or the id of an existing run")
+        raise ResolverError("upsertBucket needs a run name or the id of an existing run")
     ctx.run_path = f"{entity}/{project}/{run_id}"
     public_client = ctx.user_agent.startswith("W&B Public Client") and "wandb-core" not in ctx.user_agent
     now = time.time()
@@ -112,7 +112,7 @@ def create_run_files(ctx: OpContext, args: dict[str, Any]) -> Node:
     ctx.run_path = f"{entity}/{project}/{run_id}"
     run = ctx.store.find_run(entity, project, run_id)
     if run is None:
-        raise GraphQLError(f"run {ctx.run_path} not found")
+        raise ResolverError(f"run {ctx.run_path} not found")
     session = ctx.tracker.attribute(run["pk"], ctx.peer)
     out = []
     for name in inp.get("files") or []:
