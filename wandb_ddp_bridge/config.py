@@ -32,8 +32,7 @@ Mode = Literal["online", "offline", "disabled"]
 Devices = tuple[int, ...] | str | None
 
 # wandb itself accepts these historical spellings of the mode.
-_MODE_ALIASES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline",
-                 "disabled": "disabled"}
+_MODE_ALIASES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline", "disabled": "disabled"}
 _FORBIDDEN_NAME_CHARS = re.compile(r"[/\\#?%:]")
 _DEVICE_STRINGS = re.compile(r"^(cpu|mps|cuda|cuda:\d+)$")
 _HIDDEN = frozenset({"api_key"})

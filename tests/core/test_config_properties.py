@@ -36,7 +36,10 @@ KEYS = st.one_of(st.sampled_from(KNOWN), st.text(max_size=12))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(section=st.dictionaries(KEYS, ODD_VALUES, max_size=8), keywords=st.dictionaries(st.sampled_from(KNOWN), ODD_VALUES, max_size=4))
+@given(
+    section=st.dictionaries(KEYS, ODD_VALUES, max_size=8),
+    keywords=st.dictionaries(st.sampled_from(KNOWN), ODD_VALUES, max_size=4),
+)
 def test_any_settings_build_a_config_or_raise_config_error(section: dict[str, Any], keywords: dict[str, Any]) -> None:
     # the suite's autouse fixture has removed every WANDB_* variable: only these inputs count
     try:

@@ -23,7 +23,8 @@ def test_a_pre_dev_or_local_build_counts_as_its_release(build: str) -> None:
 
 
 def test_fact_boundaries_and_the_tested_range() -> None:
-    assert releases.holds("native_wandb_default_on", "8.3.22") and not releases.holds("native_wandb_default_on", "8.3.23")
-    assert not releases.holds("pretrain_start_in_init", "8.3.183") and releases.holds("pretrain_start_in_init", "8.3.184")
+    holds = releases.holds
+    assert holds("native_wandb_default_on", "8.3.22") and not holds("native_wandb_default_on", "8.3.23")
+    assert not holds("pretrain_start_in_init", "8.3.183") and holds("pretrain_start_in_init", "8.3.184")
     assert releases.tested(releases.OLDEST_TESTED) and releases.tested(releases.NEWEST_TESTED)
     assert not releases.tested("8.2.103") and not releases.tested("9.0.0") and not releases.tested("garbage")

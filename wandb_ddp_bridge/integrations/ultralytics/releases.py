@@ -27,6 +27,7 @@ __all__ = [
     "tested",
 ]
 
+
 @dataclass(frozen=True)
 class Fact:
     """A behaviour of Ultralytics that holds from ``since`` (inclusive) until ``until`` (exclusive)."""
