@@ -6,6 +6,7 @@ and keeps ``import wandb_ddp_bridge`` light: wandb is imported on first use only
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _log
 from .config import BridgeConfig
+from .env import hidden, unclaimed_run_variables
 from .errors import BackendError
 
 if TYPE_CHECKING:
@@ -42,7 +44,10 @@ def active_run_if_loaded() -> Run | None:
     return getattr(wandb, "run", None) if wandb is not None else None
 
 
-def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> Any:
+def settings_for(config: BridgeConfig, *, init_timeout: float | None = None, unset: tuple[str, ...] = ()) -> Any:
+    """The explicit ``wandb.Settings`` of one ``wandb.init``. ``unset`` names environment variables whose setting
+    is set to ``None`` explicitly: wandb keeps what it read from the environment when it was set up, and only an
+    explicit setting overrides that."""
     import wandb
 
     timeout = config.init_timeout if init_timeout is None else init_timeout
@@ -51,7 +56,52 @@ def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> 
         values["base_url"] = config.base_url
     if config.api_key:
         values["api_key"] = config.api_key
+    values.update({_SETTING_OF[name]: None for name in unset})
     return wandb.Settings(**values)
+
+
+_SETTING_OF = {"WANDB_RUN_ID": "run_id", "WANDB_RESUME": "resume"}
+
+
+def _identity(config: BridgeConfig) -> dict[str, Any]:
+    """The run's name, group, job type, tags and notes, passed to every ``wandb.init`` of the run: an argument
+    beats the ``WANDB_*`` variables wandb would otherwise apply (also when it resumes the run)."""
+    return {
+        "name": config.name,
+        "group": config.group,
+        "job_type": config.job_type,
+        "tags": list(config.tags) or None,
+        "notes": config.notes,
+    }
+
+
+def _unclaimed_run_variables() -> tuple[str, ...]:
+    """The stale ``WANDB_RUN_ID``/``WANDB_RESUME`` a new run must not follow, said once (one warning)."""
+    unclaimed = unclaimed_run_variables()
+    if unclaimed:
+        found = " and ".join(f"{name}={os.environ[name]!r}" for name in unclaimed)
+        _log.warning(
+            "ignoring %s in the environment: the bridge did not set %s, so %s left over from an earlier job or "
+            "shell, and wandb would %s. A session's run comes from run_id=, run_id='auto' or resume_from= only: "
+            "unset the variable, or pass run_id= to continue a run on purpose.",
+            found,
+            "it" if len(unclaimed) == 1 else "them",
+            "it is" if len(unclaimed) == 1 else "they are",
+            " and ".join(_STALE_EFFECT[name] for name in unclaimed),
+        )
+    elif os.environ.get("WANDB_RUN_ID") and os.environ.get("WANDB_SWEEP_ID"):
+        _log.debug(
+            "the sweep agent assigned run %s (sweep %s): wandb opens that run",
+            os.environ["WANDB_RUN_ID"],
+            os.environ["WANDB_SWEEP_ID"],
+        )
+    return unclaimed
+
+
+_STALE_EFFECT = {
+    "WANDB_RUN_ID": "make this job write into that run",
+    "WANDB_RESUME": "refuse to create a new run",
+}
 
 
 def _init_with_key(config: BridgeConfig, **arguments: Any) -> Run:
@@ -80,26 +130,27 @@ def _init_with_key(config: BridgeConfig, **arguments: Any) -> Run:
 
 def init_new(config: BridgeConfig, *, run_id: str | None = None) -> Run:
     """Create the session's run (main process only). With ``run_id``: create the run with that id, or continue
-    it (``resume="allow"``) when it exists: one run for the whole life of a restarted job."""
+    it (``resume="allow"``) when it exists: one run for the whole life of a restarted job.
+
+    A ``WANDB_RUN_ID``/``WANDB_RESUME`` the bridge did not export is hidden from wandb meanwhile (and overridden
+    in the settings wandb read at setup), with one warning: the run comes from ``run_id`` only."""
     import wandb
 
     started = time.perf_counter()
     named: dict[str, Any] = {"id": run_id, "resume": "allow"} if run_id is not None else {}
+    unclaimed = _unclaimed_run_variables()
     try:
-        run = _init_with_key(
-            config,
-            **named,
-            project=config.project,
-            entity=config.entity,
-            name=config.name,
-            group=config.group,
-            job_type=config.job_type,
-            tags=list(config.tags) or None,
-            notes=config.notes,
-            mode=config.mode,
-            dir=config.dir,
-            settings=settings_for(config),
-        )
+        with hidden(unclaimed):
+            run = _init_with_key(
+                config,
+                **named,
+                **_identity(config),
+                project=config.project,
+                entity=config.entity,
+                mode=config.mode,
+                dir=config.dir,
+                settings=settings_for(config, unset=unclaimed),
+            )
     except wandb.errors.Error as exc:
         raise BackendError(_backend_message("create the run", config, exc)) from exc
     how = "continued" if getattr(run, "resumed", False) else "created"
@@ -126,6 +177,7 @@ def resume(
     try:
         run = _init_with_key(
             config,
+            **_identity(config),
             id=run_id,
             project=project,
             entity=entity,
@@ -177,6 +229,7 @@ def resume_offline(*, run_id: str, project: str, entity: str | None, config: Bri
     import wandb
 
     return wandb.init(
+        **_identity(config),
         id=run_id,
         project=project,
         entity=entity,
