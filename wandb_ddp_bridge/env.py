@@ -53,11 +53,6 @@ MANAGED_VARIABLES = (
     "WANDB_API_KEY",
     "WANDB_DIR",
     "WANDB_SERVICE",
-    "WANDB_NAME",
-    "WANDB_RUN_GROUP",
-    "WANDB_JOB_TYPE",
-    "WANDB_TAGS",
-    "WANDB_NOTES",
 )
 #: What decides which run ``wandb.init`` opens when no id is passed; only the bridge's own export counts.
 RUN_SELECTING_VARIABLES = ("WANDB_RUN_ID", "WANDB_RESUME")
@@ -121,7 +116,8 @@ class HandoffDescriptor:
         if config.api_key:
             values["WANDB_API_KEY"] = config.api_key
         # the run's identity as the parent created it: a child's own wandb.init() (and its resume) must not
-        # pick up a stale WANDB_NAME/... of the user's shell instead
+        # pick up a stale WANDB_NAME/... of the user's shell instead. Not managed variables: the export puts
+        # them back when the handoff ends, and outside a handoff they are the user's
         identity = {
             "WANDB_NAME": config.name,
             "WANDB_RUN_GROUP": config.group,
@@ -129,7 +125,7 @@ class HandoffDescriptor:
             "WANDB_TAGS": ",".join(config.tags),
             "WANDB_NOTES": config.notes,
         }
-        values.update({name: value for name, value in identity.items() if value})
+        values.update({name: value or None for name, value in identity.items()})  # unset: removed for the block
         return values
 
 
