@@ -44,10 +44,15 @@ def active_run_if_loaded() -> Run | None:
     return getattr(wandb, "run", None) if wandb is not None else None
 
 
-def settings_for(config: BridgeConfig, *, init_timeout: float | None = None, unset: tuple[str, ...] = ()) -> Any:
-    """The explicit ``wandb.Settings`` of one ``wandb.init``. ``unset`` names environment variables whose setting
-    is set to ``None`` explicitly: wandb keeps what it read from the environment when it was set up, and only an
-    explicit setting overrides that."""
+def settings_for(
+    config: BridgeConfig,
+    *,
+    init_timeout: float | None = None,
+    unset: tuple[str, ...] = (),
+) -> Any:
+    """The explicit ``wandb.Settings`` of one ``wandb.init``. ``unset`` names settings set to ``None`` explicitly:
+    wandb keeps what it read from the ``WANDB_*`` environment when it was set up, and only an explicit setting
+    overrides that."""
     import wandb
 
     timeout = config.init_timeout if init_timeout is None else init_timeout
@@ -56,16 +61,24 @@ def settings_for(config: BridgeConfig, *, init_timeout: float | None = None, uns
         values["base_url"] = config.base_url
     if config.api_key:
         values["api_key"] = config.api_key
-    values.update({_SETTING_OF[name]: None for name in unset})
+    values.update(dict.fromkeys(unset))
     return wandb.Settings(**values)
 
 
-_SETTING_OF = {"WANDB_RUN_ID": "run_id", "WANDB_RESUME": "resume"}
+#: ``wandb.init`` argument -> the setting it fills (and the environment variable wandb falls back to).
+_IDENTITY = {
+    "name": "run_name",  # WANDB_NAME
+    "group": "run_group",  # WANDB_RUN_GROUP
+    "job_type": "run_job_type",  # WANDB_JOB_TYPE
+    "tags": "run_tags",  # WANDB_TAGS
+    "notes": "run_notes",  # WANDB_NOTES
+}
+_RUN_SELECTING = {"WANDB_RUN_ID": "run_id", "WANDB_RESUME": "resume"}
 
 
 def _identity(config: BridgeConfig) -> dict[str, Any]:
-    """The run's name, group, job type, tags and notes, passed to every ``wandb.init`` of the run: an argument
-    beats the ``WANDB_*`` variables wandb would otherwise apply (also when it resumes the run)."""
+    """The run's name, group, job type, tags and notes for creating it: an argument beats wandb's ``WANDB_*``
+    fallback; one not given (``None``) leaves that fallback, as a plain ``wandb.init`` does."""
     return {
         "name": config.name,
         "group": config.group,
@@ -73,6 +86,14 @@ def _identity(config: BridgeConfig) -> dict[str, Any]:
         "tags": list(config.tags) or None,
         "notes": config.notes,
     }
+
+
+def _identity_on_resume(config: BridgeConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """For resuming: the identity values the user gave (they win), and the settings to unset for the others, so
+    the run keeps what it was created with instead of taking a stale ``WANDB_NAME``/... of this process (a
+    worker's config, built from the handoff descriptor, gives none: the run keeps all of it)."""
+    given = {key: value for key, value in _identity(config).items() if key in config.model_fields_set}
+    return given, tuple(setting for key, setting in _IDENTITY.items() if key not in given)
 
 
 def _unclaimed_run_variables() -> tuple[str, ...]:
@@ -149,7 +170,7 @@ def init_new(config: BridgeConfig, *, run_id: str | None = None) -> Run:
                 entity=config.entity,
                 mode=config.mode,
                 dir=config.dir,
-                settings=settings_for(config, unset=unclaimed),
+                settings=settings_for(config, unset=tuple(_RUN_SELECTING[name] for name in unclaimed)),
             )
     except wandb.errors.Error as exc:
         raise BackendError(_backend_message("create the run", config, exc)) from exc
@@ -174,17 +195,18 @@ def resume(
     import wandb
 
     started = time.perf_counter()
+    identity, unset = _identity_on_resume(config)
     try:
         run = _init_with_key(
             config,
-            **_identity(config),
+            **identity,
             id=run_id,
             project=project,
             entity=entity,
             resume="must",
             mode=mode,  # type: ignore[arg-type]
             dir=dir,
-            settings=settings_for(config, init_timeout=init_timeout),
+            settings=settings_for(config, init_timeout=init_timeout, unset=unset),
         )
     except wandb.errors.UsageError as exc:
         where = f"{entity}/{project}" if entity else project
@@ -228,15 +250,16 @@ def resume_offline(*, run_id: str, project: str, entity: str | None, config: Bri
     """An offline run with the same id, for ``on_backend_error="offline"``: logs stay local until synced."""
     import wandb
 
+    identity, unset = _identity_on_resume(config)
     return wandb.init(
-        **_identity(config),
+        **identity,
         id=run_id,
         project=project,
         entity=entity,
         mode="offline",
         resume="allow",
         dir=config.dir,
-        settings=settings_for(config),
+        settings=settings_for(config, unset=unset),
     )
 
 

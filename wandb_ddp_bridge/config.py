@@ -223,13 +223,13 @@ class BridgeConfig(BaseModel):
 
     project: Annotated[str, BeforeValidator(_project), FromEnv("WANDB_PROJECT")]
     entity: Annotated[str | None, _parsed_by(_wandb_name), FromEnv("WANDB_ENTITY")] = None
-    #: The run's identity. The environment variables are fallbacks only: a value given here always wins, and
-    #: the bridge passes it to every ``wandb.init`` of the run (creation, resume, workers).
-    name: Annotated[OptionalText, FromEnv("WANDB_NAME")] = None
-    group: Annotated[OptionalText, FromEnv("WANDB_RUN_GROUP")] = None
-    job_type: Annotated[Text, FromEnv("WANDB_JOB_TYPE")] = "training"
-    tags: Annotated[tuple[str, ...], _parsed_by(_tags), FromEnv("WANDB_TAGS")] = ()
-    notes: Annotated[OptionalText, FromEnv("WANDB_NOTES")] = None
+    #: The run's identity: given here, it beats wandb's ``WANDB_NAME``, ``WANDB_RUN_GROUP``, ``WANDB_JOB_TYPE``,
+    #: ``WANDB_TAGS`` and ``WANDB_NOTES`` when the run is created and every time it is resumed.
+    name: OptionalText = None
+    group: OptionalText = None
+    job_type: Text = "training"
+    tags: Annotated[tuple[str, ...], _parsed_by(_tags)] = ()
+    notes: OptionalText = None
     mode: Annotated[Mode, _parsed_by(_mode), FromEnv("WANDB_MODE")] = "online"
     base_url: Annotated[str | None, _parsed_by(_base_url), FromEnv("WANDB_BASE_URL")] = None
     api_key: Annotated[str | None, _parsed_by(_text), FromEnv("WANDB_API_KEY")] = Field(default=None, repr=False)

@@ -115,17 +115,6 @@ class HandoffDescriptor:
             values["WANDB_DIR"] = self.dir
         if config.api_key:
             values["WANDB_API_KEY"] = config.api_key
-        # the run's identity as the parent created it: a child's own wandb.init() (and its resume) must not
-        # pick up a stale WANDB_NAME/... of the user's shell instead. Not managed variables: the export puts
-        # them back when the handoff ends, and outside a handoff they are the user's
-        identity = {
-            "WANDB_NAME": config.name,
-            "WANDB_RUN_GROUP": config.group,
-            "WANDB_JOB_TYPE": config.job_type,
-            "WANDB_TAGS": ",".join(config.tags),
-            "WANDB_NOTES": config.notes,
-        }
-        values.update({name: value or None for name, value in identity.items()})  # unset: removed for the block
         return values
 
 

@@ -14,6 +14,7 @@ import textwrap
 from typing import Any
 
 import pytest
+import wandb
 
 from wandb_ddp_bridge import wandb_session
 
@@ -155,9 +156,12 @@ def test_a_sweep_agents_assigned_run_is_adopted(
     monkeypatch.setenv("WANDB_SWEEP_ID", "sweep-1")
     monkeypatch.setenv("WANDB_RUN_ID", "assigned-run")
     monkeypatch.setenv("WANDB_PROJECT", "sweeping")  # the agent exports the sweep's project too
-    with caplog.at_level(logging.DEBUG, logger="wandb_ddp_bridge"), wandb_session(project="sweeping") as s:
-        s.log({"x": 1.0})
-        assert s.id == "assigned-run"
+    try:
+        with caplog.at_level(logging.DEBUG, logger="wandb_ddp_bridge"), wandb_session(project="sweeping") as s:
+            s.log({"x": 1.0})
+            assert s.id == "assigned-run"
+    finally:
+        wandb.teardown()  # wandb keeps the sweep settings it read at setup for the life of the process
     assert "the sweep agent assigned run assigned-run" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING and "WANDB_RUN_ID" in r.getMessage()]
     (run,) = wandb_server.runs()
