@@ -207,10 +207,6 @@ def _unique_ids(ids: list[int], problem: str) -> tuple[int, ...]:
     return tuple(ids)
 
 
-def _half_the_resume_grace(validated: dict[str, Any]) -> float:
-    return float(validated.get("resume_grace_seconds", 20.0)) / 2
-
-
 Text = Annotated[str, _parsed_by(_text)]
 OptionalText = Annotated[str | None, _parsed_by(_text)]
 Seconds = Annotated[float, _parsed_by(_seconds)]
@@ -260,7 +256,7 @@ class BridgeConfig(BaseModel):
     preemption_signals: Annotated[tuple[str, ...], _parsed_by(_signals)] = ("SIGTERM",)
     #: After a preemption signal, training gets this long to finish its step and save before it is cut off;
     #: part of ``resume_grace_seconds``, so it must be smaller (default: half of it).
-    preemption_grace_seconds: Seconds = Field(default_factory=_half_the_resume_grace)
+    preemption_grace_seconds: Seconds = Field(default_factory=lambda valid: valid.get("resume_grace_seconds", 20) / 2)
 
     def __init__(self, /, **values: Any) -> None:
         # pydantic's documented way to give __init__ a validation context: where each value came from
@@ -380,7 +376,7 @@ def _find_section(cfg: Any) -> tuple[Mapping[str, Any], str]:
 
 
 def _get(obj: Any, key: str) -> Any:
-    if isinstance(obj, Mapping) or _is_mapping_like(obj):
+    if isinstance(obj, Mapping) or (hasattr(obj, "keys") and hasattr(obj, "__getitem__")):
         try:
             return obj[key] if key in obj else None
         except Exception:  # OmegaConf raises on missing mandatory values; treat as absent here
@@ -390,12 +386,8 @@ def _get(obj: Any, key: str) -> Any:
     return None
 
 
-def _is_mapping_like(obj: Any) -> bool:
-    return hasattr(obj, "keys") and hasattr(obj, "__getitem__")
-
-
 def _as_mapping(obj: Any, label: str) -> Mapping[str, Any]:
-    if isinstance(obj, Mapping) or _is_mapping_like(obj):
+    if isinstance(obj, Mapping) or (hasattr(obj, "keys") and hasattr(obj, "__getitem__")):
         return {str(k): plain(obj[k]) for k in obj.keys()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
