@@ -6,6 +6,7 @@ and keeps ``import wandb_ddp_bridge`` light: wandb is imported on first use only
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _log
 from .config import BridgeConfig
+from .env import hidden, unclaimed_run_variables
 from .errors import BackendError
 
 if TYPE_CHECKING:
@@ -42,7 +44,15 @@ def active_run_if_loaded() -> Run | None:
     return getattr(wandb, "run", None) if wandb is not None else None
 
 
-def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> Any:
+def settings_for(
+    config: BridgeConfig,
+    *,
+    init_timeout: float | None = None,
+    unset: tuple[str, ...] = (),
+) -> Any:
+    """The explicit ``wandb.Settings`` of one ``wandb.init``. ``unset`` names settings set to ``None`` explicitly:
+    wandb keeps what it read from the ``WANDB_*`` environment when it was set up, and only an explicit setting
+    overrides that."""
     import wandb
 
     timeout = config.init_timeout if init_timeout is None else init_timeout
@@ -51,7 +61,68 @@ def settings_for(config: BridgeConfig, *, init_timeout: float | None = None) -> 
         values["base_url"] = config.base_url
     if config.api_key:
         values["api_key"] = config.api_key
+    values.update(dict.fromkeys(unset))
     return wandb.Settings(**values)
+
+
+#: ``wandb.init`` argument -> the setting it fills (and the environment variable wandb falls back to).
+_IDENTITY = {
+    "name": "run_name",  # WANDB_NAME
+    "group": "run_group",  # WANDB_RUN_GROUP
+    "job_type": "run_job_type",  # WANDB_JOB_TYPE
+    "tags": "run_tags",  # WANDB_TAGS
+    "notes": "run_notes",  # WANDB_NOTES
+}
+_RUN_SELECTING = {"WANDB_RUN_ID": "run_id", "WANDB_RESUME": "resume"}
+
+
+def _identity(config: BridgeConfig) -> dict[str, Any]:
+    """The run's name, group, job type, tags and notes for creating it: an argument beats wandb's ``WANDB_*``
+    fallback; one not given (``None``) leaves that fallback, as a plain ``wandb.init`` does."""
+    return {
+        "name": config.name,
+        "group": config.group,
+        "job_type": config.job_type,
+        "tags": list(config.tags) or None,
+        "notes": config.notes,
+    }
+
+
+def _identity_on_resume(config: BridgeConfig) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """For resuming: the identity values the user gave (they win), and the settings to unset for the others, so
+    the run keeps what it was created with instead of taking a stale ``WANDB_NAME``/... of this process (a
+    worker's config, built from the handoff descriptor, gives none: the run keeps all of it)."""
+    given = {key: value for key, value in _identity(config).items() if key in config.model_fields_set}
+    return given, tuple(setting for key, setting in _IDENTITY.items() if key not in given)
+
+
+def _unclaimed_run_variables() -> tuple[str, ...]:
+    """The stale ``WANDB_RUN_ID``/``WANDB_RESUME`` a new run must not follow, said once (one warning)."""
+    unclaimed = unclaimed_run_variables()
+    if unclaimed:
+        found = " and ".join(f"{name}={os.environ[name]!r}" for name in unclaimed)
+        _log.warning(
+            "ignoring %s in the environment: the bridge did not set %s, so %s left over from an earlier job or "
+            "shell, and wandb would %s. A session's run comes from run_id=, run_id='auto' or resume_from= only: "
+            "unset the variable, or pass run_id= to continue a run on purpose.",
+            found,
+            "it" if len(unclaimed) == 1 else "them",
+            "it is" if len(unclaimed) == 1 else "they are",
+            " and ".join(_STALE_EFFECT[name] for name in unclaimed),
+        )
+    elif os.environ.get("WANDB_RUN_ID") and os.environ.get("WANDB_SWEEP_ID"):
+        _log.debug(
+            "the sweep agent assigned run %s (sweep %s): wandb opens that run",
+            os.environ["WANDB_RUN_ID"],
+            os.environ["WANDB_SWEEP_ID"],
+        )
+    return unclaimed
+
+
+_STALE_EFFECT = {
+    "WANDB_RUN_ID": "make this job write into that run",
+    "WANDB_RESUME": "refuse to create a new run",
+}
 
 
 def _init_with_key(config: BridgeConfig, **arguments: Any) -> Run:
@@ -80,26 +151,27 @@ def _init_with_key(config: BridgeConfig, **arguments: Any) -> Run:
 
 def init_new(config: BridgeConfig, *, run_id: str | None = None) -> Run:
     """Create the session's run (main process only). With ``run_id``: create the run with that id, or continue
-    it (``resume="allow"``) when it exists: one run for the whole life of a restarted job."""
+    it (``resume="allow"``) when it exists: one run for the whole life of a restarted job.
+
+    A ``WANDB_RUN_ID``/``WANDB_RESUME`` the bridge did not export is hidden from wandb meanwhile (and overridden
+    in the settings wandb read at setup), with one warning: the run comes from ``run_id`` only."""
     import wandb
 
     started = time.perf_counter()
     named: dict[str, Any] = {"id": run_id, "resume": "allow"} if run_id is not None else {}
+    unclaimed = _unclaimed_run_variables()
     try:
-        run = _init_with_key(
-            config,
-            **named,
-            project=config.project,
-            entity=config.entity,
-            name=config.name,
-            group=config.group,
-            job_type=config.job_type,
-            tags=list(config.tags) or None,
-            notes=config.notes,
-            mode=config.mode,
-            dir=config.dir,
-            settings=settings_for(config),
-        )
+        with hidden(unclaimed):
+            run = _init_with_key(
+                config,
+                **named,
+                **_identity(config),
+                project=config.project,
+                entity=config.entity,
+                mode=config.mode,
+                dir=config.dir,
+                settings=settings_for(config, unset=tuple(_RUN_SELECTING[name] for name in unclaimed)),
+            )
     except wandb.errors.Error as exc:
         raise BackendError(_backend_message("create the run", config, exc)) from exc
     how = "continued" if getattr(run, "resumed", False) else "created"
@@ -123,16 +195,18 @@ def resume(
     import wandb
 
     started = time.perf_counter()
+    identity, unset = _identity_on_resume(config)
     try:
         run = _init_with_key(
             config,
+            **identity,
             id=run_id,
             project=project,
             entity=entity,
             resume="must",
             mode=mode,  # type: ignore[arg-type]
             dir=dir,
-            settings=settings_for(config, init_timeout=init_timeout),
+            settings=settings_for(config, init_timeout=init_timeout, unset=unset),
         )
     except wandb.errors.UsageError as exc:
         where = f"{entity}/{project}" if entity else project
@@ -176,14 +250,16 @@ def resume_offline(*, run_id: str, project: str, entity: str | None, config: Bri
     """An offline run with the same id, for ``on_backend_error="offline"``: logs stay local until synced."""
     import wandb
 
+    identity, unset = _identity_on_resume(config)
     return wandb.init(
+        **identity,
         id=run_id,
         project=project,
         entity=entity,
         mode="offline",
         resume="allow",
         dir=config.dir,
-        settings=settings_for(config),
+        settings=settings_for(config, unset=unset),
     )
 
 

@@ -28,11 +28,14 @@ __all__ = [
     "DESCRIPTOR_VERSION",
     "HANDOFF_ENV_VAR",
     "MANAGED_VARIABLES",
+    "RUN_SELECTING_VARIABLES",
     "EnvSnapshot",
     "Exported",
     "HandoffDescriptor",
     "exported",
+    "hidden",
     "read_descriptor",
+    "unclaimed_run_variables",
 ]
 
 HANDOFF_ENV_VAR = "WANDB_DDP_BRIDGE_HANDOFF"
@@ -51,6 +54,8 @@ MANAGED_VARIABLES = (
     "WANDB_DIR",
     "WANDB_SERVICE",
 )
+#: What decides which run ``wandb.init`` opens when no id is passed; only the bridge's own export counts.
+RUN_SELECTING_VARIABLES = ("WANDB_RUN_ID", "WANDB_RESUME")
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,40 @@ def read_descriptor(environ: Mapping[str, str] | None = None) -> HandoffDescript
     env = os.environ if environ is None else environ
     text = env.get(HANDOFF_ENV_VAR)
     return HandoffDescriptor.from_json(text) if text else None
+
+
+def unclaimed_run_variables(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The :data:`RUN_SELECTING_VARIABLES` set in the environment that the bridge did not export.
+
+    Left over from an earlier job or a hand-written recipe, they would make ``wandb.init`` adopt another job's
+    run (``WANDB_RUN_ID``) or refuse to create one (``WANDB_RESUME=must``). Two are not stale: what a handoff
+    exported (its descriptor names the same run), and a W&B sweep agent's assignment (``WANDB_SWEEP_ID`` set
+    alongside ``WANDB_RUN_ID``)."""
+    env = os.environ if environ is None else environ
+    run_id, resume = env.get("WANDB_RUN_ID"), env.get("WANDB_RESUME")
+    try:
+        descriptor = read_descriptor(env)
+    except AttachError:
+        descriptor = None  # damaged: it vouches for nothing
+    handed_off = descriptor is not None and descriptor.run_id == run_id
+    unclaimed = []
+    if run_id and not handed_off and not env.get("WANDB_SWEEP_ID"):
+        unclaimed.append("WANDB_RUN_ID")
+    if resume and not handed_off:
+        unclaimed.append("WANDB_RESUME")
+    return tuple(unclaimed)
+
+
+@contextmanager
+def hidden(names: tuple[str, ...]) -> Iterator[None]:
+    """Remove ``names`` from ``os.environ`` for the block; put back exactly as they were afterwards."""
+    before = EnvSnapshot.capture(names)
+    try:
+        for name in names:
+            os.environ.pop(name, None)
+        yield
+    finally:
+        before.restore()
 
 
 @dataclass(frozen=True)

@@ -332,7 +332,7 @@ def _abandon_resume(session: Session, previous: Run) -> Run | None:  # see Hando
 
 def _resume_offline(session: Session, previous: Run) -> Run:
     """Keep the post-training logs locally, under the same run id, and say how to sync them."""
-    config = replace(session.config, mode="offline")
+    config = session.config.model_copy(update={"mode": "offline"})
     run = _wandb.resume_offline(run_id=previous.id, project=previous.project or config.project,
                                 entity=previous.entity or config.entity, config=config)
     where = f"-e {previous.entity} " if previous.entity else ""

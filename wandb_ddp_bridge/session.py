@@ -215,9 +215,7 @@ class Session(RunWriters):
         except BackendError as error:
             if self.config.on_backend_error != "offline" or self.config.mode != "online":
                 raise
-            import dataclasses
-
-            self.config = dataclasses.replace(self.config, mode="offline")
+            self.config = self.config.model_copy(update={"mode": "offline"})
             self._run = _wandb.init_new(self.config, run_id=run_id)
             _log.warning(
                 "%s\nContinuing OFFLINE (on_backend_error='offline'); upload the run later with:\n  wandb sync %s",

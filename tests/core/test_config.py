@@ -150,3 +150,26 @@ def test_the_preemption_grace_defaults_to_half_the_resume_grace() -> None:
     assert BridgeConfig.resolve(project="p", resume_grace_seconds=4).preemption_grace_seconds == 2
     explicit = BridgeConfig.resolve(project="p", resume_grace_seconds=4, preemption_grace_seconds=3)
     assert explicit.preemption_grace_seconds == 3
+
+
+def test_tags_given_as_a_generator_arrive_intact() -> None:
+    cfg = BridgeConfig.resolve(project="p", tags=(tag for tag in ("baseline", "yolo")))
+    assert cfg.tags == ("baseline", "yolo")
+    with pytest.raises(ConfigError, match=r"tags=.* must be a list of strings"):
+        BridgeConfig.resolve(project="p", tags=(tag for tag in ("ok", 3)))
+
+
+def test_constructing_directly_validates_and_raises_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"devices='gpu' \(from keyword argument\)"):
+        BridgeConfig(project="p", devices="gpu")
+    with pytest.raises(ConfigError, match=r"job_type=None \(from keyword argument\)"):
+        BridgeConfig(project="p", job_type=None)
+    with pytest.raises(ConfigError, match="unknown setting 'colour'"):
+        BridgeConfig(project="p", colour="red")
+
+
+def test_configs_differing_only_in_api_key_are_equal_and_frozen() -> None:
+    first, second = BridgeConfig.resolve(project="p", api_key=SECRET), BridgeConfig.resolve(project="p")
+    assert first == second and hash(first) == hash(second)
+    with pytest.raises(Exception, match="frozen"):
+        first.project = "q"  # type: ignore[misc]

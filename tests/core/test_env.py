@@ -108,3 +108,17 @@ def test_prefix_snapshot_drops_variables_that_appeared(monkeypatch: pytest.Monke
     snapshot.restore(prefix="WANDB_")
     assert "WANDB_NEW_THING" not in os.environ
     assert os.environ["WANDB_KEEP"] == "1"
+
+
+def test_only_run_variables_the_bridge_did_not_export_are_unclaimed() -> None:
+    from wandb_ddp_bridge.env import unclaimed_run_variables
+
+    stale = {"WANDB_RUN_ID": "old", "WANDB_RESUME": "must"}
+    assert unclaimed_run_variables(stale) == ("WANDB_RUN_ID", "WANDB_RESUME")
+    handed = HandoffDescriptor(run_id="r1", project="p", entity=None, base_url=None, mode="online")
+    exported_by_handoff = {"WANDB_RUN_ID": "r1", "WANDB_RESUME": "must", HANDOFF_ENV_VAR: handed.to_json()}
+    assert unclaimed_run_variables(exported_by_handoff) == ()
+    assert unclaimed_run_variables({**exported_by_handoff, "WANDB_RUN_ID": "other"}) == ("WANDB_RUN_ID", "WANDB_RESUME")
+    assert unclaimed_run_variables({**stale, HANDOFF_ENV_VAR: "{damaged"}) == ("WANDB_RUN_ID", "WANDB_RESUME")
+    assert unclaimed_run_variables({"WANDB_RUN_ID": "assigned", "WANDB_SWEEP_ID": "s1"}) == ()
+    assert unclaimed_run_variables({}) == ()

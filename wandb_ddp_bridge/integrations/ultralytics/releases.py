@@ -9,14 +9,16 @@ released 8.3.x/8.4.x wheels (wb.py, trainer.py, dist.py, base.py, utils/__init__
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
+
+from packaging.version import InvalidVersion, Version
 
 __all__ = [
     "COMPAT_MATRIX",
     "FACTS",
     "NEWEST_TESTED",
     "OLDEST_TESTED",
+    "UNPARSABLE",
     "Fact",
     "describe",
     "holds",
@@ -24,8 +26,6 @@ __all__ = [
     "parse",
     "tested",
 ]
-
-Version = tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -171,10 +171,18 @@ NEWEST_TESTED = COMPAT_MATRIX[-1]
 CLOUDPICKLE_FOR_DDP = "3.1.1"
 
 
+#: What :func:`parse` gives a string that is no version: it sorts before every release.
+UNPARSABLE = Version("0")
+
+
 def parse(version: str) -> Version:
-    """``"8.4.190"`` -> ``(8, 4, 190)``; anything after the numeric part (``.dev0``, ``rc1``) is ignored."""
-    numbers = re.match(r"^\s*(\d+(?:\.\d+)*)", version)
-    return tuple(int(part) for part in numbers.group(1).split(".")) if numbers else ()
+    """``"8.4.190"`` -> ``Version("8.4.190")``, compared as PEP 440 says (``8.4`` == ``8.4.0``). Only the release
+    numbers count: a pre-release, dev or local build (``8.4.190rc1``, ``.dev0``, ``+cu121``) carries the
+    behaviour of its release, so it is that release here. Not a version at all: :data:`UNPARSABLE`."""
+    try:
+        return Version(Version(version.strip()).base_version)
+    except InvalidVersion:
+        return UNPARSABLE
 
 
 @functools.lru_cache(maxsize=1)
