@@ -96,7 +96,7 @@ def test_attach_while_parent_holds_the_run_is_refused(tmp_path: Path) -> None:
                 env=dict(os.environ), capture_output=True, text=True, timeout=60,
             )
             assert done.returncode != 0 and "still open in the parent process" in done.stderr
-            assert attach() is s._run  # in-process: the session's own run, not a second writer
+            assert attach() is s._owner.held_run  # in-process: the session's own run, not a second writer
             h.release()
             assert not h.holds_run
         assert s.run is not None

@@ -173,7 +173,7 @@ def test_user_wandb_calls_inside_a_phase_are_detected(wandb_server: Any) -> None
         wandb.finish()
         with pytest.raises(PhaseError, match="closed or replaced outside the session"):
             s.log({"x": 1})
-        s._run = wandb.init(id=s.id, project="meddling", resume="must")  # repair, to finish cleanly
+        s._owner._run = wandb.init(id=s.id, project="meddling", resume="must")  # repair, to finish cleanly
     with wandb_session(project="meddling") as s, pytest.raises(PhaseError, match="opened inside the handoff"), \
             s.handoff():
         wandb.init(project="meddling")
