@@ -16,7 +16,7 @@ from typing import Any
 from . import _log
 from .config import BridgeConfig
 from .errors import ConfigError
-from .phases import FAILED_KEY, FAILURE_KEY, MARKERS_KEY, marker, parse_marker
+from .markers import FAILED_KEY, FAILURE_KEY, MARKERS_KEY, marker, parse_marker
 from .restarts import ATTEMPTS_KEY, RUN_RECORD_NAME, find_run_record, next_attempt, update_attempt
 from .run_ids import RunIdentity, resolve_run_id
 

@@ -101,8 +101,10 @@ class Handoff:
         integration, model = self._integration, self._model
         prepare = None
         if integration is not None:
+
             def prepare() -> Any:
                 return integration.prepare(model, self._context())
+
         keep_open = integration is not None and self._fast_path == "auto"
         self._record = self._owner.begin_handoff(self, keep_open=keep_open)  # refuses before any change
         self._owner.complete_handoff(prepare)

@@ -61,6 +61,7 @@ def open_new(config: BridgeConfig) -> Opened:
         run = _wandb.init_new(config, run_id=run_id)
         _log.warning(
             "%s\nContinuing OFFLINE (on_backend_error='offline'); upload the run later with:\n  wandb sync %s",
-            error, _wandb.run_dir(run),
+            error,
+            _wandb.run_dir(run),
         )
         return Opened(run, config, identity)

@@ -329,8 +329,7 @@ class RunOwner:
         if exc is not None:
             self._note_failure(exc)
         if run is not None:
-            self._mark(marker("training", self._handoffs, "end"), marker("post", self._handoffs, "start"),
-                       failure=exc)
+            self._mark(marker("training", self._handoffs, "end"), marker("post", self._handoffs, "start"), failure=exc)
 
     def _note_failure(self, exc: BaseException) -> None:
         """A handoff failed (even if the caller swallows it): the run will end with a non-zero exit code."""

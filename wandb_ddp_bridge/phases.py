@@ -266,5 +266,3 @@ def _fill(template: str, words: Vocabulary, **extra: str) -> str:
     values = {k: v for k, v in vars(words).items() if isinstance(v, str)}
     values.update(extra)
     return template.format(**values)
-
-

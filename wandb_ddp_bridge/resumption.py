@@ -24,7 +24,7 @@ from .signals import GraceExpired, SignalGuard, Terminated
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
 
-__all__ = ["reopen", "recovered"]
+__all__ = ["recovered", "reopen"]
 
 
 def reopen(
@@ -124,7 +124,8 @@ def _abandon(previous: Run, config: BridgeConfig, guard: SignalGuard) -> Run | N
     guard.end_grace()  # giving up already: the guard must not interrupt the offline copy
     _log.warning(
         "gave up resuming run %s after a signal: its grace period (resume_grace_seconds=%s) ran out",
-        previous.id, config.resume_grace_seconds,
+        previous.id,
+        config.resume_grace_seconds,
     )
     try:
         return _resume_offline(previous, config)
@@ -132,9 +133,15 @@ def _abandon(previous: Run, config: BridgeConfig, guard: SignalGuard) -> Run | N
         where = f", entity={previous.entity!r}" if previous.entity else ""
         _log.warning(
             "could not keep an offline copy of run %s either (%s: %s): the server has its training data, but "
-            "not how it ended. Record that later with:\n  python -c \"import wandb; run = wandb.init(id=%r, "
+            'not how it ended. Record that later with:\n  python -c "import wandb; run = wandb.init(id=%r, '
             "project=%r%s, resume='must'); run.summary['%s'] = True; run.finish(exit_code=143)\"",
-            previous.id, type(error).__name__, error, previous.id, previous.project, where, FAILED_KEY,
+            previous.id,
+            type(error).__name__,
+            error,
+            previous.id,
+            previous.project,
+            where,
+            FAILED_KEY,
         )
         return None
 
@@ -142,12 +149,20 @@ def _abandon(previous: Run, config: BridgeConfig, guard: SignalGuard) -> Run | N
 def _resume_offline(previous: Run, config: BridgeConfig) -> Run:
     """Keep the post-training logs locally, under the same run id, and say how to sync them."""
     config = replace(config, mode="offline")
-    run = _wandb.resume_offline(run_id=previous.id, project=previous.project or config.project,
-                                entity=previous.entity or config.entity, config=config)
+    run = _wandb.resume_offline(
+        run_id=previous.id,
+        project=previous.project or config.project,
+        entity=previous.entity or config.entity,
+        config=config,
+    )
     where = f"-e {previous.entity} " if previous.entity else ""
     _log.warning(
         "the W&B backend is unreachable; post-training logs go to an OFFLINE copy of run %s. Sync them into "
         "the same run later with:\n  wandb sync --id %s -p %s %s%s",
-        previous.id, previous.id, previous.project, where, _wandb.run_dir(run),
+        previous.id,
+        previous.id,
+        previous.project,
+        where,
+        _wandb.run_dir(run),
     )
     return run

@@ -98,9 +98,7 @@ class RunWriters:
             run, s3_uri, name=name, type=type, checksum=checksum, aliases=list(aliases) if aliases else None
         )
 
-    def log_model(
-        self, path: str | PathLike[str], name: str = "model", *, aliases: Iterable[str] = ("latest",)
-    ) -> Any:
+    def log_model(self, path: str | PathLike[str], name: str = "model", *, aliases: Iterable[str] = ("latest",)) -> Any:
         """A model file as a ``model`` artifact, e.g. ``s.log_model(h.result.best)``."""
         run = self._writable_run("log_model")
         if run is None:

@@ -51,10 +51,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sdk_faults import POINTS, SdkFaults  # noqa: E402
 
-from wandb_ddp_bridge import BackendError, PhaseError, handoff, wandb_session  # noqa: E402
+from wandb_ddp_bridge import (  # noqa: E402
+    BackendError,
+    PhaseError,
+    handoff,
+    registry,
+    wandb_session,
+)
 from wandb_ddp_bridge.env import HANDOFF_ENV_VAR  # noqa: E402
 from wandb_ddp_bridge.handoff import active_handoff  # noqa: E402
-from wandb_ddp_bridge import registry  # noqa: E402
 from wandb_ddp_bridge.phases import Phase, RunState  # noqa: E402
 from wandb_ddp_bridge.session import Session, active_session  # noqa: E402
 

@@ -53,9 +53,7 @@ def report(callback: str, event: str, exc: BaseException) -> None:
         else:
             if len(entries) >= _MAX_ENTRIES:
                 return
-            entries.append(
-                {"callback": callback, "event": event, "error": error, "release": release, "count": 1}
-            )
+            entries.append({"callback": callback, "event": event, "error": error, "release": release, "count": 1})
         run.summary[LOGGING_ERRORS_KEY] = [dict(entry) for entry in entries]
     except Exception as problem:  # the run itself is broken: the warning above is all we can do
         _log.debug("could not record the logging error on the run: %r", problem)
