@@ -108,7 +108,9 @@ class AttemptLog:
         else:
             _log.warning(
                 "created run %s in %s (id from the %s; no run with this id existed in this project yet)",
-                run.id, project, identity.source,
+                run.id,
+                project,
+                identity.source,
             )
 
     def end(self, exit_code: int, outcome: str) -> None:

@@ -209,8 +209,9 @@ class Program(RuleBasedStateMachine):
     def _fired_since(self, mark: int) -> list[BaseException]:
         return [fault.exc for fault in self.faults.fired[mark:]]
 
-    def _check_raised(self, raised: BaseException | None, primary: BaseException | None, mark: int,
-                      misuse: bool = False) -> None:
+    def _check_raised(
+        self, raised: BaseException | None, primary: BaseException | None, mark: int, misuse: bool = False
+    ) -> None:
         """``raised`` is what the step's exception should be: the primary one, else a fault of this step."""
         if primary is not None:
             assert raised is primary, f"{raised!r} replaced {primary!r}"
@@ -259,7 +260,7 @@ class Program(RuleBasedStateMachine):
         assert s is not None
         self.s, self.ended = None, s
         assert s.phase is (Phase.FINISHED if entered else Phase.NEW), s.phase
-        finished = self.faults.finished[self.finish_mark:]
+        finished = self.faults.finished[self.finish_mark :]
         assert len({id(f.run) for f in finished}) == len(finished), f"a run object finished twice: {finished}"
         own = [f for f in finished if s.id is not None and f.run_id == s.id]
         if own and RunState.LOST not in s._owner.history:
@@ -289,14 +290,22 @@ class Program(RuleBasedStateMachine):
             self._session_over(entered=False)
 
     # -------------------------------------------------------------------------------------- rules
-    @initialize(point=st.sampled_from(POINTS), nth=st.integers(1, 4), when=st.sampled_from(["before", "after"]),
-                kind=st.sampled_from(["error", "interrupt"]))
+    @initialize(
+        point=st.sampled_from(POINTS),
+        nth=st.integers(1, 4),
+        when=st.sampled_from(["before", "after"]),
+        kind=st.sampled_from(["error", "interrupt"]),
+    )
     def plan_a_fault(self, point: str, nth: int, when: str, kind: str) -> None:
         """Every program starts with one fault pending somewhere; ``arm_fault`` adds more as it goes."""
         self.arm_fault(point, nth, when, kind)
 
-    @rule(point=st.sampled_from(POINTS), nth=st.integers(1, 2), when=st.sampled_from(["before", "after"]),
-          kind=st.sampled_from(["error", "interrupt"]))
+    @rule(
+        point=st.sampled_from(POINTS),
+        nth=st.integers(1, 2),
+        when=st.sampled_from(["before", "after"]),
+        kind=st.sampled_from(["error", "interrupt"]),
+    )
     def arm_fault(self, point: str, nth: int, when: str, kind: str) -> None:
         self.faults.arm(point, nth=nth, when=when, kind=kind)
         STATS[f"armed {point}"] += 1
