@@ -33,6 +33,7 @@ _EXPORTS = {
     "Preempted": "preemption",
     "DDPWorkerError": "integrations.ultralytics",
     "Phase": "phases",
+    "RunState": "phases",
     "get_local_rank": "ranks",
     "get_rank": "ranks",
     "get_world_size": "ranks",
@@ -54,6 +55,7 @@ __all__ = [
     "Phase",
     "PhaseError",
     "Preempted",
+    "RunState",
     "Session",
     "Terminated",
     "__version__",
@@ -80,7 +82,7 @@ if TYPE_CHECKING:
     from .errors import AttachError, BackendError, BridgeError, ConfigError, PhaseError
     from .handoff import Handoff
     from .integrations.ultralytics import DDPWorkerError
-    from .phases import Phase
+    from .phases import Phase, RunState
     from .preemption import Preempted
     from .ranks import get_local_rank, get_rank, get_world_size, is_main_process
     from .session import Session, wandb_session

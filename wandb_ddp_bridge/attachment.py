@@ -19,19 +19,19 @@ from .config import BridgeConfig
 from .env import HANDOFF_ENV_VAR, HandoffDescriptor, read_descriptor
 from .errors import AttachError
 from .ranks import is_main_process
+from .registry import Slot
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
 
 __all__ = ["attach", "attached", "attached_run", "detach"]
 
-# The run this process opened through attach(); None when it holds none (or only borrows the parent's).
-_attached: Run | None = None
+#: The run this process opened through attach(); empty when it holds none (or only borrows the parent's).
+_ATTACHED: Slot[Run] = Slot("attached run")
 
 
 def attach() -> Run | None:
     """Re-attach global rank 0 to the handed-off run; ``None`` on other ranks. Idempotent."""
-    global _attached
     if not is_main_process():
         _log.debug("attach(): not global rank 0, nothing to do")
         return None
@@ -56,17 +56,17 @@ def attach() -> Run | None:
             "so a child process cannot resume it. Use `session.handoff(model, fast_path='never')` or "
             "`session.handoff()` without a model when training runs in child processes."
         )
-    _attached = _resume(descriptor)
-    steps.install(_attached)
-    return _attached
+    run = _resume(descriptor)
+    _ATTACHED.set(run)
+    steps.install(run)
+    return run
 
 
 def detach(*, exit_code: int = 0) -> None:
     """Stop rebasing steps; finish the attachment made by :func:`attach` (no-op if there is none or it already
     ended, e.g. the fast path's run, which the session keeps)."""
-    global _attached
     steps.uninstall()
-    run, _attached = _attached, None
+    run = _ATTACHED.clear()
     if run is None:
         return
     if _wandb.active_run() is not run:
@@ -77,7 +77,7 @@ def detach(*, exit_code: int = 0) -> None:
 
 def attached_run() -> Run | None:
     """The run this process opened through :func:`attach`, if still held."""
-    return _attached
+    return _ATTACHED.get()
 
 
 @contextmanager

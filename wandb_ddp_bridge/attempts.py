@@ -16,7 +16,7 @@ from typing import Any
 from . import _log
 from .config import BridgeConfig
 from .errors import ConfigError
-from .phases import FAILED_KEY, FAILURE_KEY, MARKERS_KEY, marker, parse_marker
+from .markers import FAILED_KEY, FAILURE_KEY, MARKERS_KEY, marker, parse_marker
 from .restarts import ATTEMPTS_KEY, RUN_RECORD_NAME, find_run_record, next_attempt, update_attempt
 from .run_ids import RunIdentity, resolve_run_id
 
@@ -108,7 +108,9 @@ class AttemptLog:
         else:
             _log.warning(
                 "created run %s in %s (id from the %s; no run with this id existed in this project yet)",
-                run.id, project, identity.source,
+                run.id,
+                project,
+                identity.source,
             )
 
     def end(self, exit_code: int, outcome: str) -> None:

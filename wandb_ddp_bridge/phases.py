@@ -1,6 +1,9 @@
-"""The session's lifecycle: one table of allowed moves, one message per illegal move.
+"""The run's lifecycle: one table of allowed moves (:data:`MOVES`), one message per illegal move.
 
     NEW --enter--> PRE --handoff--> HANDOFF --return--> POST --handoff--> HANDOFF ... --exit--> FINISHED
+
+The owner tracks finer states (:class:`RunState`: handed off and held by this process, or released to
+workers; taken back or lost); the user-facing phases are derived from them.
 
 Every session method is checked against ``METHOD_PHASES`` when it is called (not when it was looked up),
 so the same object behaves correctly on every rank and across phases.
@@ -9,24 +12,28 @@ so the same object behaves correctly on every rank and across phases.
 from __future__ import annotations
 
 import enum
-import re
 from dataclasses import dataclass
 
 from .errors import PhaseError
+from .markers import FAILED_KEY, FAILURE_KEY, MARKERS_KEY, STAGES, marker, parse_marker
 
 __all__ = [
     "ACTIONS",
+    "ACTION_MOVES",
     "FAILED_KEY",
     "FAILURE_KEY",
     "LOG_TARGET",
     "MARKERS_KEY",
     "METHOD_PHASES",
+    "MOVES",
     "RUN_PHASES",
     "SESSION",
     "STAGES",
     "TRANSITIONS",
     "Phase",
+    "RunState",
     "Vocabulary",
+    "advance",
     "check_method",
     "holds_run",
     "marker",
@@ -43,15 +50,66 @@ class Phase(enum.Enum):
     FINISHED = "finished"
 
 
-TRANSITIONS: dict[tuple[Phase, str], Phase] = {
-    (Phase.NEW, "enter"): Phase.PRE,
-    (Phase.PRE, "handoff"): Phase.HANDOFF,
-    (Phase.POST, "handoff"): Phase.HANDOFF,
-    (Phase.HANDOFF, "return"): Phase.POST,
-    (Phase.PRE, "exit"): Phase.FINISHED,
-    (Phase.POST, "exit"): Phase.FINISHED,
+class RunState(enum.Enum):
+    """Where the run is, as its one owner (``owner.RunOwner``) knows it; :attr:`phase` is what the user sees."""
+
+    NEW = "not started"
+    PRE = "open in pre-training"
+    HANDED_OFF_HELD = "handed off, and still held open by this process for in-process training (fast path)"
+    HANDED_OFF_RELEASED = "handed off, and released to the training process(es)"
+    POST = "open in post-training"
+    LOST = "lost: it could not be taken back after training"
+    FINISHED = "finished"
+
+    @property
+    def phase(self) -> Phase:
+        return _PHASE_OF[self]
+
+
+_PHASE_OF = {
+    RunState.NEW: Phase.NEW,
+    RunState.PRE: Phase.PRE,
+    RunState.HANDED_OFF_HELD: Phase.HANDOFF,
+    RunState.HANDED_OFF_RELEASED: Phase.HANDOFF,
+    RunState.POST: Phase.POST,
+    RunState.LOST: Phase.POST,  # post-training without its run: every write says why (``BackendError``)
+    RunState.FINISHED: Phase.FINISHED,
+}
+
+_S = RunState
+#: The one table of the run's lifecycle: (state, move) -> next state. Anything not here is refused.
+MOVES: dict[tuple[RunState, str], RunState] = {
+    (_S.NEW, "enter"): _S.PRE,
+    (_S.PRE, "abort"): _S.NEW,  # a start that failed is undone
+    (_S.PRE, "hand_off"): _S.HANDED_OFF_RELEASED,  # the run closed (or none on this rank): workers resume it
+    (_S.POST, "hand_off"): _S.HANDED_OFF_RELEASED,
+    (_S.PRE, "hold"): _S.HANDED_OFF_HELD,  # handed off, but kept open for training in this process
+    (_S.POST, "hold"): _S.HANDED_OFF_HELD,
+    (_S.HANDED_OFF_HELD, "release"): _S.HANDED_OFF_RELEASED,  # training spawns workers after all
+    (_S.HANDED_OFF_HELD, "take_back"): _S.POST,  # still open: nothing to resume
+    (_S.HANDED_OFF_RELEASED, "resume"): _S.POST,  # resumed (or kept in an offline copy)
+    (_S.HANDED_OFF_HELD, "abandon"): _S.LOST,
+    (_S.HANDED_OFF_RELEASED, "abandon"): _S.LOST,
+    (_S.PRE, "exit"): _S.FINISHED,
+    (_S.POST, "exit"): _S.FINISHED,
+    (_S.LOST, "exit"): _S.FINISHED,
 }
 ACTIONS = ("enter", "handoff", "return", "exit")
+#: The moves each user action is made of: the user sees ``handoff``; the owner holds or hands off the run.
+ACTION_MOVES: dict[str, tuple[str, ...]] = {
+    "enter": ("enter",),
+    "handoff": ("hand_off", "hold"),
+    "return": ("take_back", "resume", "abandon"),
+    "exit": ("exit",),
+}
+#: The same lifecycle as the user sees it, derived from :data:`MOVES` (never written twice):
+#: NEW -enter-> PRE -handoff-> HANDOFF -return-> POST (-handoff-> ...) -exit-> FINISHED.
+TRANSITIONS: dict[tuple[Phase, str], Phase] = {
+    (state.phase, action): target.phase
+    for (state, move), target in MOVES.items()
+    for action, moves in ACTION_MOVES.items()
+    if move in moves
+}
 
 #: Phases in which the session holds a live run in this process (on the main rank).
 RUN_PHASES = frozenset({Phase.PRE, Phase.POST})
@@ -164,6 +222,35 @@ def next_phase(current: Phase, action: str, words: Vocabulary = SESSION) -> Phas
         raise PhaseError(f"{label}: {reason}") from None
 
 
+#: What each internal move is for, in the message that refuses it (the user's moves have their own above).
+_MOVE_PURPOSE = {
+    "abort": "undo a failed start",
+    "hand_off": "hand the run off",
+    "hold": "hand the run off and keep it open",
+    "release": "release the run to the training processes",
+    "take_back": "take the run back",
+    "resume": "resume the run",
+    "abandon": "give the run up as lost",
+}
+
+
+def advance(current: RunState, move: str, words: Vocabulary = SESSION) -> RunState:
+    """The state after ``move``, or a PhaseError: the user's message for its action (``handoff``...) when
+    the phase refuses that action, else one naming the move and the state it was refused in."""
+    target = MOVES.get((current, move))
+    if target is not None:
+        return target
+    for action, moves in ACTION_MOVES.items():
+        if move in moves and (current.phase, action) not in TRANSITIONS:
+            next_phase(current.phase, action, words)  # raises the user's message
+    purpose = _MOVE_PURPOSE.get(move, move)
+    allowed = ", ".join(state.name for (state, name) in MOVES if name == move) or "no state"
+    raise PhaseError(
+        f"cannot {purpose} ({move!r}) while the run is {current.value}; that move is allowed only from "
+        f"{allowed}. This is a bug in wandb-ddp-bridge's run owner: please report it with this message"
+    )
+
+
 def check_method(current: Phase, method: str, words: Vocabulary = SESSION) -> None:
     """Raise PhaseError unless ``method`` may be called in ``current``."""
     allowed = METHOD_PHASES.get(method, RUN_PHASES)
@@ -179,37 +266,3 @@ def _fill(template: str, words: Vocabulary, **extra: str) -> str:
     values = {k: v for k, v in vars(words).items() if isinstance(v, str)}
     values.update(extra)
     return template.format(**values)
-
-
-# ------------------------------------------------------------------------------------------ phase markers
-# The session writes the time of every phase boundary into the run summary; verify and the run page read them
-# back. These names are the contract between the two, defined here only.
-MARKERS_KEY = "bridge_phases"
-FAILED_KEY = "bridge_failed"
-FAILURE_KEY = "bridge_failure"
-#: Stages of a run in the order they happen; "training" and "post" repeat once per handoff.
-STAGES = ("pre", "training", "post")
-_MARKER = re.compile(r"^(?P<stage>pre|training|post)(?:_(?P<n>[2-9]|[1-9][0-9]+))?_(?P<edge>start|end|seconds)$")
-
-
-def marker(stage: str, handoff: int, edge: str) -> str:
-    """The summary key of one boundary: ``marker("training", 2, "start") == "training_2_start"``.
-
-    ``handoff`` counts handoffs so far (0 in pre-training); the first handoff's keys carry no number.
-    """
-    if stage not in STAGES or edge not in ("start", "end", "seconds"):
-        raise ValueError(f"unknown phase marker {stage!r}/{edge!r}")
-    suffix = f"_{handoff}" if stage != "pre" and handoff > 1 else ""
-    return f"{stage}{suffix}_{edge}"
-
-
-def parse_marker(key: str) -> tuple[str, int, str] | None:
-    """``(stage, handoff, edge)`` of a marker key, ``None`` for any other key."""
-    found = _MARKER.match(key)
-    if found is None:
-        return None
-    stage = found["stage"]
-    handoff = 0 if stage == "pre" else int(found["n"] or 1)
-    if stage == "pre" and found["n"]:
-        return None
-    return stage, handoff, found["edge"]

@@ -1,9 +1,9 @@
 """What a session writes into its run before and after training: history rows, summary, config, artifacts.
 
-Every writer asks the session for its run at call time (``_checked``): the phase table decides whether the
-call is allowed now, and off the main process the answer is ``None``, so each writer is a no-op there and
-callers never branch on rank. Kept apart from ``session.py`` so the session module is only the run's owner
-and its phase machine.
+Every writer asks the session's run owner for its run at call time (``_writable_run``): the phase table
+decides whether the call is allowed now, and off the main process the answer is ``None``, so each writer is a
+no-op there and callers never branch on rank. Kept apart from ``session.py`` so the session stays a thin face
+over its owner.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ __all__ = ["RunWriters", "SummaryView"]
 
 
 class RunWriters:
-    """The session's writing methods; the session supplies ``_phase`` and ``_checked``."""
+    """The session's writing methods; the session supplies :attr:`phase` and ``_writable_run``."""
 
-    _phase: Phase
+    @property
+    def phase(self) -> Phase:
+        raise NotImplementedError
 
-    def _checked(self, method: str) -> Run | None:
+    def _writable_run(self, method: str) -> Run | None:
         """Phase check, then the run to write to (``None`` off the main process)."""
         raise NotImplementedError
 
@@ -35,10 +37,10 @@ class RunWriters:
 
         Training's rows follow the PRE rows and the POST rows follow training's, even where training logs
         explicit steps (``step=epoch+1``): the attachment rebases them (docs/how-it-works.md)."""
-        run = self._checked("log")
+        run = self._writable_run("log")
         if run is None:
             return
-        if LOG_TARGET[self._phase] == "summary":
+        if LOG_TARGET[self.phase] == "summary":
             run.summary.update(dict(data))
         else:
             run.log(dict(data))
@@ -50,7 +52,7 @@ class RunWriters:
 
     def save_config(self, cfg: Any, *, key: str = "config", artifact: bool = True) -> Any:
         """Store a redacted copy of ``cfg`` in the run config (under ``key``) and as a ``config`` artifact."""
-        run = self._checked("save_config")
+        run = self._writable_run("save_config")
         if run is None:
             return None
         from . import artifacts
@@ -61,7 +63,7 @@ class RunWriters:
         self, paths: str | PathLike[str] | Iterable[str | PathLike[str]], *, name: str, type: str = "dataset"
     ) -> Any:
         """Files and directories as one artifact (unchanged content makes no new version)."""
-        run = self._checked("save_artifacts")
+        run = self._writable_run("save_artifacts")
         if run is None:
             return None
         from . import artifacts
@@ -70,7 +72,7 @@ class RunWriters:
 
     def save_metadata(self, metadata: Mapping[str, Any] | None = None) -> Any:
         """Job metadata (git commit, versions, launcher, world size...) into config["job"] and the summary."""
-        run = self._checked("save_metadata")
+        run = self._writable_run("save_metadata")
         if run is None:
             return None
         from . import artifacts
@@ -87,7 +89,7 @@ class RunWriters:
         aliases: Iterable[str] | None = None,
     ) -> Any:
         """An artifact holding a reference to an S3 object or prefix."""
-        run = self._checked("log_s3_artifact")
+        run = self._writable_run("log_s3_artifact")
         if run is None:
             return None
         from . import artifacts
@@ -96,11 +98,9 @@ class RunWriters:
             run, s3_uri, name=name, type=type, checksum=checksum, aliases=list(aliases) if aliases else None
         )
 
-    def log_model(
-        self, path: str | PathLike[str], name: str = "model", *, aliases: Iterable[str] = ("latest",)
-    ) -> Any:
+    def log_model(self, path: str | PathLike[str], name: str = "model", *, aliases: Iterable[str] = ("latest",)) -> Any:
         """A model file as a ``model`` artifact, e.g. ``s.log_model(h.result.best)``."""
-        run = self._checked("log_model")
+        run = self._writable_run("log_model")
         if run is None:
             return None
         from . import artifacts
@@ -121,7 +121,7 @@ class SummaryView(MutableMapping[str, Any]):
         self._writers = writers
 
     def _target(self) -> Any:
-        run = self._writers._checked("summary")
+        run = self._writers._writable_run("summary")
         return run.summary if run is not None else None
 
     def __getitem__(self, key: str) -> Any:
@@ -158,6 +158,6 @@ class SummaryView(MutableMapping[str, Any]):
         return len(list(target.keys())) if target is not None else 0
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        run = self._writers._checked("summary")
+        run = self._writers._writable_run("summary")
         if run is not None:
             _wandb.update_summary(run, dict(*args, **kwargs))

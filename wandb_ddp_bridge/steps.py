@@ -9,8 +9,13 @@ seen, ``base`` the run's next step at that moment (its step when training attach
 first). Rows keep their order, rows of one step still merge, and a row for a step already committed goes into the
 run's current row instead of being dropped. Calls without a step pass through unchanged.
 
-The rebaser replaces the run's ``log`` (and ``wandb.log`` while it points at this run) for as long as it is
-installed, the one place the bridge patches the wandb SDK; :func:`uninstall` puts both back.
+This module is the one adapter where the bridge replaces part of the wandb SDK: the run's ``log`` (and
+``wandb.log`` while it points at this run, since wandb binds ``wandb.log`` to the run's original method), for
+as long as a rebaser is installed; :func:`uninstall` puts both back. Why a replacement: W&B offers no supported
+way to change where an explicit ``step=`` lands. Its supported tool, ``define_metric(name, step_metric=...)``,
+only plots a metric against another logged key; the history step is still the one the caller passed, and
+wandb still drops the row when that step is behind its counter. The caller here is third-party code (Ultralytics'
+own callback, a user's loop), which the bridge cannot make log a custom x-axis key instead.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import _log
+from .registry import Slot
 
 __all__ = ["StepRebaser", "install", "installed", "uninstall"]
 
-_current: StepRebaser | None = None
+#: The rebaser installed in this process (at most one: one process logs to one run).
+_INSTALLED: Slot[StepRebaser] = Slot("step rebaser")
 
 
 class StepRebaser:
@@ -73,7 +80,8 @@ class StepRebaser:
         if self.open_row:
             self.log({}, commit=True)
 
-    def _install(self) -> None:
+    def attach(self) -> None:
+        """Route the run's ``log`` (and ``wandb.log`` while it points at this run) through :meth:`log`."""
         import wandb
 
         self.run.log = self.log
@@ -81,7 +89,8 @@ class StepRebaser:
             self._module_log = wandb.log
             wandb.log = self.log
 
-    def _uninstall(self) -> None:
+    def detach(self) -> None:
+        """Commit the row left open and put back what :meth:`attach` replaced (unless wandb already did)."""
         import wandb
 
         try:
@@ -96,29 +105,29 @@ class StepRebaser:
 
 def install(run: Any) -> StepRebaser:
     """Rebase the explicit steps logged into ``run`` from now on; idempotent for the same run."""
-    global _current
-    if _current is not None:
-        if _current.run is run:
-            return _current
+    current = _INSTALLED.get()
+    if current is not None:
+        if current.run is run:
+            return current
         uninstall()
     # A resumed run answers `step` with 0 until it logs (wandb 0.31); its `starting_step` is the counter then.
     start = int(getattr(run, "starting_step", 0) or 0)
     with contextlib.suppress(Exception):  # a mode without a step counter ("shared") raises
         start = max(start, int(run.step))
-    _current = StepRebaser(run, next_step=start)
-    _current._install()
+    rebaser = StepRebaser(run, next_step=start)
+    _INSTALLED.set(rebaser)
+    rebaser.attach()
     _log.debug("rebasing explicit steps of run %s from step %s", getattr(run, "id", "?"), start)
-    return _current
+    return rebaser
 
 
 def uninstall() -> None:
     """Remove the rebaser (no-op when none is installed)."""
-    global _current
-    rebaser, _current = _current, None
+    rebaser = _INSTALLED.clear()
     if rebaser is not None:
-        rebaser._uninstall()
+        rebaser.detach()
 
 
 def installed() -> StepRebaser | None:
     """The rebaser installed in this process, if any."""
-    return _current
+    return _INSTALLED.get()

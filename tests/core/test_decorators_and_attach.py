@@ -93,10 +93,49 @@ def test_attach_while_parent_holds_the_run_is_refused(tmp_path: Path) -> None:
             assert h.holds_run
             done = subprocess.run(
                 [sys.executable, "-c", "import wandb_ddp_bridge as b; b.attach()"],
-                env=dict(os.environ), capture_output=True, text=True, timeout=60,
+                env=dict(os.environ),
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             assert done.returncode != 0 and "still open in the parent process" in done.stderr
-            assert attach() is s._run  # in-process: the session's own run, not a second writer
+            assert attach() is s._owner.held_run  # in-process: the session's own run, not a second writer
             h.release()
             assert not h.holds_run
         assert s.run is not None
+
+
+def test_the_owner_says_where_the_run_is_at_every_step(tmp_path: Path) -> None:
+    """Offline, one process: held by the fast path, released for workers, taken back; the states in order."""
+    from wandb_ddp_bridge import RunState
+
+    class FakeModel:
+        task_map: dict[str, object] = {}
+
+        def add_callback(self, *args: object) -> None:
+            pass
+
+        def train(self, **kwargs: object) -> None:
+            pass
+
+    with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s:
+        assert s.state is RunState.PRE
+        with s.handoff(FakeModel()) as h:
+            assert s.state is RunState.HANDED_OFF_HELD and h.holds_run
+            h.release()
+            assert s.state is RunState.HANDED_OFF_RELEASED and not h.holds_run
+        assert s.state is RunState.POST and s.run is not None
+        with s.handoff():
+            assert s.state is RunState.HANDED_OFF_RELEASED and s.run is None
+        assert s.state is RunState.POST
+    assert s.state is RunState.FINISHED
+    assert s._owner.history == (
+        RunState.NEW,
+        RunState.PRE,
+        RunState.HANDED_OFF_HELD,
+        RunState.HANDED_OFF_RELEASED,
+        RunState.POST,
+        RunState.HANDED_OFF_RELEASED,
+        RunState.POST,
+        RunState.FINISHED,
+    )

@@ -13,7 +13,9 @@ from wandb_ddp_bridge.phases import (
     METHOD_PHASES,
     SESSION,
     Phase,
+    RunState,
     Vocabulary,
+    advance,
     check_method,
     next_phase,
 )
@@ -30,18 +32,41 @@ ALLOWED = {
 }
 #: Every method of the session and of WandbManager that writes to the run; each only while a run is held.
 METHODS = (
-    "log", "summary", "save_config", "save_artifacts", "save_metadata", "log_s3_artifact", "log_model",
-    "log_artifact", "save_training_artifacts", "save_training_job_metadata",
+    "log",
+    "summary",
+    "save_config",
+    "save_artifacts",
+    "save_metadata",
+    "log_s3_artifact",
+    "log_model",
+    "log_artifact",
+    "save_training_artifacts",
+    "save_training_job_metadata",
 )
 RUN_HELD = (PRE, POST)
 VOCABULARIES = [pytest.param(SESSION, id="session"), pytest.param(MANAGER, id="manager")]
 # What a message may tell the user to do, per vocabulary: a call to make, or a block to leave.
 INSTRUCTIONS = {
-    "session": ("with wandb_session(cfg) as s:", "wandb_session(cfg)", "s.handoff()", "leave the `with s.handoff():`",
-                "use it", "call it", "log from the training process"),
-    "manager": ("call initialize() first", "call prepare_for_training()", "prepare_for_training() before",
-                "call resume_after_training()", "create a new WandbManager", "use it", "remove the second call",
-                "call it", "log from the training process"),
+    "session": (
+        "with wandb_session(cfg) as s:",
+        "wandb_session(cfg)",
+        "s.handoff()",
+        "leave the `with s.handoff():`",
+        "use it",
+        "call it",
+        "log from the training process",
+    ),
+    "manager": (
+        "call initialize() first",
+        "call prepare_for_training()",
+        "prepare_for_training() before",
+        "call resume_after_training()",
+        "create a new WandbManager",
+        "use it",
+        "remove the second call",
+        "call it",
+        "log from the training process",
+    ),
 }
 GENERIC = ("while the session is", "is not allowed while")
 # Refused moves whose message explains but does not say what to do yet (phases.py): reported, expected to fail
@@ -95,9 +120,7 @@ def _instruction_missing(message: str, words: Vocabulary) -> bool:
 @pytest.mark.parametrize("words", VOCABULARIES)
 @pytest.mark.parametrize("phase", list(Phase))
 @pytest.mark.parametrize("action", ["enter", "handoff", "return", "exit"])
-def test_every_refused_move_has_its_own_message_naming_what_to_do(
-    words: Vocabulary, phase: Phase, action: str
-) -> None:
+def test_every_refused_move_has_its_own_message_naming_what_to_do(words: Vocabulary, phase: Phase, action: str) -> None:
     if (phase, action) in ALLOWED:
         return
     with pytest.raises(PhaseError) as refused:
@@ -158,3 +181,71 @@ def test_nested_handoffs_and_a_second_finish_are_refused() -> None:
         next_phase(HANDOFF, "handoff")
     with pytest.raises(PhaseError, match="finished exactly once"):
         next_phase(FINISHED, "exit")
+
+
+# ------------------------------------------------------------------------------------- the owner's run states
+S = RunState
+#: The owner's lifecycle, by hand (phases.MOVES must say exactly this).
+STATE_MOVES = {
+    (S.NEW, "enter"): S.PRE,
+    (S.PRE, "abort"): S.NEW,
+    (S.PRE, "hand_off"): S.HANDED_OFF_RELEASED,
+    (S.POST, "hand_off"): S.HANDED_OFF_RELEASED,
+    (S.PRE, "hold"): S.HANDED_OFF_HELD,
+    (S.POST, "hold"): S.HANDED_OFF_HELD,
+    (S.HANDED_OFF_HELD, "release"): S.HANDED_OFF_RELEASED,
+    (S.HANDED_OFF_HELD, "take_back"): S.POST,
+    (S.HANDED_OFF_RELEASED, "resume"): S.POST,
+    (S.HANDED_OFF_HELD, "abandon"): S.LOST,
+    (S.HANDED_OFF_RELEASED, "abandon"): S.LOST,
+    (S.PRE, "exit"): S.FINISHED,
+    (S.POST, "exit"): S.FINISHED,
+    (S.LOST, "exit"): S.FINISHED,
+}
+OWNER_MOVES = sorted({move for _, move in STATE_MOVES})
+USER_ACTION = {
+    "enter": "enter",
+    "hand_off": "handoff",
+    "hold": "handoff",
+    "take_back": "return",
+    "resume": "return",
+    "abandon": "return",
+    "exit": "exit",
+}
+
+
+@pytest.mark.parametrize("state", list(RunState))
+@pytest.mark.parametrize("move", OWNER_MOVES)
+def test_every_owner_move_goes_where_the_table_says_or_is_refused(state: RunState, move: str) -> None:
+    if (state, move) in STATE_MOVES:
+        assert advance(state, move) is STATE_MOVES[(state, move)]
+        return
+    with pytest.raises(PhaseError) as refused:
+        advance(state, move)
+    message = str(refused.value)
+    user_action = USER_ACTION.get(move)
+    if user_action is not None and (state.phase, user_action) not in ALLOWED:
+        assert message.startswith(f"{user_action}: ")  # the user's own message for that action
+    else:
+        assert f"({move!r}) while the run is {state.value}" in message  # names the move and the state
+
+
+def test_refused_owner_moves_each_have_their_own_message() -> None:
+    """Refusals of the owner's own moves each name their state and move; refusals of a user action share the
+    user's message for that action (the phase table's, which reads the same in PRE and POST)."""
+    seen: dict[str, str] = {}
+    for state in RunState:
+        for move in OWNER_MOVES:
+            if (state, move) in STATE_MOVES:
+                continue
+            with pytest.raises(PhaseError) as refused:
+                advance(state, move)
+            action = USER_ACTION.get(move)
+            user_refused = action is not None and (state.phase, action) not in ALLOWED
+            what = f"user action {action}" if user_refused else f"{state.name}/{move}"
+            assert seen.setdefault(str(refused.value), what) == what, str(refused.value)
+
+
+def test_the_phase_table_is_the_owner_table_seen_from_outside() -> None:
+    assert {(s.phase, USER_ACTION[m]): t.phase for (s, m), t in STATE_MOVES.items() if m in USER_ACTION} == ALLOWED
+    assert {state.phase for state in RunState} == set(Phase)

@@ -1,7 +1,7 @@
 """Fault injection at every point where the bridge calls the wandb SDK or exports the environment (tests only).
 
 ``SdkFaults.install(monkeypatch)`` wraps ``_wandb.init_new``, ``_wandb.finish``, ``_wandb.resume``,
-``_wandb.update_summary`` and the handoff's ``exported``: every call is counted per point, and an armed fault
+``_wandb.update_summary`` and the run owner's ``exported``: every call is counted per point, and an armed fault
 raises its exception on the n-th next call of its point, either ``before`` the real call (the call failed) or
 ``after`` it (the call succeeded, then the interruption landed: the hard case). Every finish that really
 happened is recorded with its exit code, so a test can check "each run finished once, failed if anything
@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from wandb_ddp_bridge import _wandb, handoff
+from wandb_ddp_bridge import _wandb, owner
 
 POINTS = ("init", "finish", "resume", "summary", "export")
 _TARGETS: dict[str, tuple[Any, str]] = {
@@ -27,7 +27,7 @@ _TARGETS: dict[str, tuple[Any, str]] = {
     "finish": (_wandb, "finish"),
     "resume": (_wandb, "resume"),
     "summary": (_wandb, "update_summary"),
-    "export": (handoff, "exported"),
+    "export": (owner, "exported"),  # the run owner exports the handoff descriptor
 }
 _serial = itertools.count(1)
 

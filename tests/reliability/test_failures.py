@@ -30,8 +30,13 @@ CHILD_LOGS_ROWS = textwrap.dedent(
 
 
 def _child(rows: int, pause: float = 0.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", CHILD_LOGS_ROWS, str(rows), str(pause)],
-                          env=dict(os.environ), capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-c", CHILD_LOGS_ROWS, str(rows), str(pause)],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def _dead_url() -> str:
@@ -42,8 +47,7 @@ def _dead_url() -> str:
 
 def test_exception_in_handoff_ends_run_failed_with_reason(wandb_server: Any) -> None:
     before = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
-    with pytest.raises(ZeroDivisionError, match="division by zero"), wandb_session(project="fail") as s, \
-            s.handoff():
+    with pytest.raises(ZeroDivisionError, match="division by zero"), wandb_session(project="fail") as s, s.handoff():
         assert _child(2).returncode == 0
         1 / 0  # noqa: B018
     run = wandb_server.runs()[0]
@@ -83,8 +87,9 @@ def test_unreachable_backend_at_start_fails_naming_the_url() -> None:
 
 def test_unreachable_backend_at_start_can_continue_offline(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     url = _dead_url()
-    with wandb_session(project="p", base_url=url, api_key="x" * 40, init_timeout=3, dir=str(tmp_path),
-                       on_backend_error="offline") as s:
+    with wandb_session(
+        project="p", base_url=url, api_key="x" * 40, init_timeout=3, dir=str(tmp_path), on_backend_error="offline"
+    ) as s:
         assert s.config.mode == "offline"
         with s.handoff():
             pass
@@ -131,8 +136,9 @@ def test_server_restart_mid_training_keeps_every_row(wandb_server: Any, monkeypa
 def test_unreachable_backend_at_resume_falls_back_offline_and_says_how_to_sync(
     wandb_server: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with wandb_session(project="resume-down", init_timeout=3, resume_attempts=2, dir=str(tmp_path),
-                       on_backend_error="offline") as s:
+    with wandb_session(
+        project="resume-down", init_timeout=3, resume_attempts=2, dir=str(tmp_path), on_backend_error="offline"
+    ) as s:
         run_id = s.id
         with s.handoff():
             wandb_server.stop()
@@ -156,9 +162,14 @@ def test_backend_down_at_finish_returns_within_the_clients_retry_budget(
 ) -> None:
     # the client's own retry budget, made short: the bridge respects it and adds no wait of its own (the
     # pytest timeout fails this if it did; how long it takes: benchmarks, failure bounds)
-    _fast_retries(monkeypatch, WANDB__FILE_STREAM_RETRY_MAX="2", WANDB__GRAPHQL_RETRY_MAX="2",
-                  WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="1", WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="1",
-                  WANDB__FILE_TRANSFER_RETRY_MAX="2")
+    _fast_retries(
+        monkeypatch,
+        WANDB__FILE_STREAM_RETRY_MAX="2",
+        WANDB__GRAPHQL_RETRY_MAX="2",
+        WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="1",
+        WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="1",
+        WANDB__FILE_TRANSFER_RETRY_MAX="2",
+    )
     before = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
     with wandb_session(project="finish-down") as s:
         s.summary["x"] = 1
@@ -173,16 +184,20 @@ def test_user_wandb_calls_inside_a_phase_are_detected(wandb_server: Any) -> None
         wandb.finish()
         with pytest.raises(PhaseError, match="closed or replaced outside the session"):
             s.log({"x": 1})
-        s._run = wandb.init(id=s.id, project="meddling", resume="must")  # repair, to finish cleanly
-    with wandb_session(project="meddling") as s, pytest.raises(PhaseError, match="opened inside the handoff"), \
-            s.handoff():
+        s._owner._run = wandb.init(id=s.id, project="meddling", resume="must")  # repair, to finish cleanly
+    with (
+        wandb_session(project="meddling") as s,
+        pytest.raises(PhaseError, match="opened inside the handoff"),
+        s.handoff(),
+    ):
         wandb.init(project="meddling")
     if wandb.run is not None:
         wandb.run.finish()
 
 
-def test_api_key_never_reaches_the_backend_or_the_logs(wandb_server: Any, caplog: pytest.LogCaptureFixture,
-                                                       capfd: pytest.CaptureFixture[str]) -> None:
+def test_api_key_never_reaches_the_backend_or_the_logs(
+    wandb_server: Any, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
     key = wandb_server.api_key
     cfg = {"wandb": {"project": "secrets", "api_key": key}, "lr": 0.1, "nested": [{"token": "tok-123456"}]}
     with caplog.at_level("DEBUG"), wandb_session(cfg) as s:
@@ -228,8 +243,10 @@ def test_twenty_sessions_leak_nothing(wandb_server: Any) -> None:
             with s.handoff():
                 pass
             s.log({"x": i})
-    print(f"20 sessions: threads {threads}->{_client_threads()}, files {fds}->{_fds()}, "
-          f"children {children}->{_children()}")
+    print(
+        f"20 sessions: threads {threads}->{_client_threads()}, files {fds}->{_fds()}, "
+        f"children {children}->{_children()}"
+    )
     assert {k: v for k, v in os.environ.items() if k.startswith("WANDB_")} == env_before
     assert _client_threads() <= threads, [t.name for t in threading.enumerate()]
     assert _fds() <= fds

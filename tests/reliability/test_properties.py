@@ -51,10 +51,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sdk_faults import POINTS, SdkFaults  # noqa: E402
 
-from wandb_ddp_bridge import BackendError, PhaseError, handoff, wandb_session  # noqa: E402
+from wandb_ddp_bridge import (  # noqa: E402
+    BackendError,
+    PhaseError,
+    handoff,
+    registry,
+    wandb_session,
+)
 from wandb_ddp_bridge.env import HANDOFF_ENV_VAR  # noqa: E402
 from wandb_ddp_bridge.handoff import active_handoff  # noqa: E402
-from wandb_ddp_bridge.phases import Phase  # noqa: E402
+from wandb_ddp_bridge.phases import Phase, RunState  # noqa: E402
 from wandb_ddp_bridge.session import Session, active_session  # noqa: E402
 
 attach_module = importlib.import_module("wandb_ddp_bridge.attachment")
@@ -157,10 +163,7 @@ STATS: Counter[str] = Counter()
 
 def _isolate(baseline: dict[str, str]) -> None:
     """Whatever an earlier example left behind (only possible after a failure): gone."""
-    from wandb_ddp_bridge import session as session_module
-
-    session_module._active = None
-    handoff._active = None
+    registry.forget("run owner")  # the session and its handoff
     run = open_run()
     if run is not None:
         run.finish()
@@ -179,7 +182,7 @@ class Program(RuleBasedStateMachine):
         _isolate(self.baseline_env)  # a failed (or shrunk) example must not leak into the next one
         self.faults.reset()
         FakeIntegration.prepared = 0
-        attach_module._attached = None
+        registry.forget("attached run")
         self.env_before = wandb_env()
         self.expected_env = dict(self.env_before)
         self.s: Session | None = None
@@ -206,8 +209,9 @@ class Program(RuleBasedStateMachine):
     def _fired_since(self, mark: int) -> list[BaseException]:
         return [fault.exc for fault in self.faults.fired[mark:]]
 
-    def _check_raised(self, raised: BaseException | None, primary: BaseException | None, mark: int,
-                      misuse: bool = False) -> None:
+    def _check_raised(
+        self, raised: BaseException | None, primary: BaseException | None, mark: int, misuse: bool = False
+    ) -> None:
         """``raised`` is what the step's exception should be: the primary one, else a fault of this step."""
         if primary is not None:
             assert raised is primary, f"{raised!r} replaced {primary!r}"
@@ -216,7 +220,7 @@ class Program(RuleBasedStateMachine):
             return
         if misuse and isinstance(raised, PhaseError):
             return
-        if self.s is not None and self.s._lost_run and isinstance(raised, BackendError):
+        if self.s is not None and self.s.state is RunState.LOST and isinstance(raised, BackendError):
             assert "could not be resumed after training" in str(raised)
             return  # the run could not be taken back: post-phase calls say so instead of logging into nothing
         fired = self._fired_since(mark)
@@ -256,10 +260,10 @@ class Program(RuleBasedStateMachine):
         assert s is not None
         self.s, self.ended = None, s
         assert s.phase is (Phase.FINISHED if entered else Phase.NEW), s.phase
-        finished = self.faults.finished[self.finish_mark:]
+        finished = self.faults.finished[self.finish_mark :]
         assert len({id(f.run) for f in finished}) == len(finished), f"a run object finished twice: {finished}"
         own = [f for f in finished if s.id is not None and f.run_id == s.id]
-        if own and not s._lost_run:
+        if own and RunState.LOST not in s._owner.history:
             last = own[-1].exit_code
             assert (last != 0) == self.failed, f"the run ended with {last} but failed={self.failed}"
         if self.backend.server is not None and s.id is not None:
@@ -270,7 +274,7 @@ class Program(RuleBasedStateMachine):
         [run] = [r for r in self.backend.server.runs() if r.id == s.id]
         assert run.created_count == 1 and not run.overlapping, run.sessions
         assert all(x.complete for x in run.sessions), run.sessions
-        if not s._lost_run:
+        if RunState.LOST not in s._owner.history:
             assert (run.sessions[-1].exit_code != 0) == self.failed, (run.sessions, self.failed)
             assert run.state == ("failed" if self.failed else "finished"), run.state
 
@@ -286,14 +290,22 @@ class Program(RuleBasedStateMachine):
             self._session_over(entered=False)
 
     # -------------------------------------------------------------------------------------- rules
-    @initialize(point=st.sampled_from(POINTS), nth=st.integers(1, 4), when=st.sampled_from(["before", "after"]),
-                kind=st.sampled_from(["error", "interrupt"]))
+    @initialize(
+        point=st.sampled_from(POINTS),
+        nth=st.integers(1, 4),
+        when=st.sampled_from(["before", "after"]),
+        kind=st.sampled_from(["error", "interrupt"]),
+    )
     def plan_a_fault(self, point: str, nth: int, when: str, kind: str) -> None:
         """Every program starts with one fault pending somewhere; ``arm_fault`` adds more as it goes."""
         self.arm_fault(point, nth, when, kind)
 
-    @rule(point=st.sampled_from(POINTS), nth=st.integers(1, 2), when=st.sampled_from(["before", "after"]),
-          kind=st.sampled_from(["error", "interrupt"]))
+    @rule(
+        point=st.sampled_from(POINTS),
+        nth=st.integers(1, 2),
+        when=st.sampled_from(["before", "after"]),
+        kind=st.sampled_from(["error", "interrupt"]),
+    )
     def arm_fault(self, point: str, nth: int, when: str, kind: str) -> None:
         self.faults.arm(point, nth=nth, when=when, kind=kind)
         STATS[f"armed {point}"] += 1
@@ -470,7 +482,7 @@ class Program(RuleBasedStateMachine):
         if self.h is not None:
             assert self.s.phase is Phase.HANDOFF and active_handoff() is self.h
             if self.h.holds_run:
-                assert open_run() is self.s._run
+                assert open_run() is self.s._owner.held_run
             return
         assert self.s.phase in (Phase.PRE, Phase.POST), self.s.phase
         assert active_handoff() is None and FakeIntegration.prepared == 0

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .endpoints import CONTROL_PREFIX
 
 if TYPE_CHECKING:
-    from .server import LocalWandbServer
+    from .facade import ServerFacade
 
 __all__ = ["RemoteFaults", "start_child", "stop_child"]
 
@@ -81,7 +81,7 @@ def stop_child(proc: subprocess.Popen[str]) -> None:
 class RemoteFaults:
     """``Faults``' interface for a spawned server, over its control endpoint."""
 
-    def __init__(self, server: LocalWandbServer) -> None:
+    def __init__(self, server: ServerFacade) -> None:
         self._server = server
 
     def _post(self, payload: dict[str, Any]) -> None:

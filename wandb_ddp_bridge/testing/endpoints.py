@@ -16,10 +16,10 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .facade import PageRenderer, ServerFacade
 from .faults import Faults
 from .graphql.context import OpContext
 from .graphql.execution import RequestError, answer, read_request
@@ -28,9 +28,6 @@ from .procinfo import peer_process
 from .records import WriterProcess
 from .sessions import SessionTracker
 from .store import SUMMARY, Store
-
-if TYPE_CHECKING:
-    from .server import LocalWandbServer
 
 __all__ = [
     "CONTROL_PREFIX",
@@ -68,8 +65,6 @@ class Page:
     content_type: str = "text/html; charset=utf-8"
 
 
-#: ``renderer(server, path)``: the page at a ``GET`` path (percent-encoded, without the query), or ``None``.
-PageRenderer = Callable[["LocalWandbServer", str], "Page | None"]
 
 
 class App:
@@ -77,7 +72,7 @@ class App:
     fault rules, the key, and the server object (its page renderer and records)."""
 
     def __init__(
-        self, store: Store, *, api_key: str, entity: str, base_url: str, crash_after: float, owner: LocalWandbServer
+        self, store: Store, *, api_key: str, entity: str, base_url: str, crash_after: float, owner: ServerFacade
     ) -> None:
         self.store = store
         self.api_key = api_key

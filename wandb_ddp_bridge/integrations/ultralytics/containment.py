@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ... import _log, _wandb
+from ...registry import Slot
 from . import releases
 
 __all__ = ["LOGGING_ERRORS_KEY", "NATIVE_MODULE", "ContainedNative", "contain", "contained", "is_native", "report"]
@@ -26,8 +27,8 @@ LOGGING_ERRORS_KEY = "bridge/logging_errors"
 NATIVE_MODULE = "ultralytics.utils.callbacks.wb"
 _MAX_ENTRIES = 20
 
-# run id -> entries recorded on it by this process (a run may hold several trainings)
-_recorded: dict[str, list[dict[str, Any]]] = {}
+#: run id -> entries recorded on it by this process (a run may hold several trainings)
+_RECORDED: Slot[dict[str, list[dict[str, Any]]]] = Slot("ultralytics logging errors", factory=dict)
 
 
 def report(callback: str, event: str, exc: BaseException) -> None:
@@ -44,7 +45,7 @@ def report(callback: str, event: str, exc: BaseException) -> None:
         run = _wandb.active_run()
         if run is None:
             return
-        entries = _recorded.setdefault(run.id, [])
+        entries = _RECORDED.value().setdefault(run.id, [])
         for entry in entries:
             if (entry["callback"], entry["event"], entry["error"]) == (callback, event, error):
                 entry["count"] += 1
@@ -52,9 +53,7 @@ def report(callback: str, event: str, exc: BaseException) -> None:
         else:
             if len(entries) >= _MAX_ENTRIES:
                 return
-            entries.append(
-                {"callback": callback, "event": event, "error": error, "release": release, "count": 1}
-            )
+            entries.append({"callback": callback, "event": event, "error": error, "release": release, "count": 1})
         run.summary[LOGGING_ERRORS_KEY] = [dict(entry) for entry in entries]
     except Exception as problem:  # the run itself is broken: the warning above is all we can do
         _log.debug("could not record the logging error on the run: %r", problem)

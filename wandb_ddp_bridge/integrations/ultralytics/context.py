@@ -10,23 +10,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from ...registry import Slot
 from .. import TrainingContext
 
 __all__ = ["current", "using"]
 
-_current: list[TrainingContext] = []
+#: The contexts of the open handoffs in this process, innermost last.
+_OPEN: Slot[list[TrainingContext]] = Slot("ultralytics training contexts", factory=list)
 
 
 def current() -> TrainingContext | None:
     """The context of the innermost open handoff in this process, if any."""
-    return _current[-1] if _current else None
+    contexts = _OPEN.value()
+    return contexts[-1] if contexts else None
 
 
 @contextmanager
 def using(ctx: TrainingContext) -> Iterator[TrainingContext]:
     """Make ``ctx`` current for the block."""
-    _current.append(ctx)
+    contexts = _OPEN.value()
+    contexts.append(ctx)
     try:
         yield ctx
     finally:
-        _current.remove(ctx)
+        contexts.remove(ctx)

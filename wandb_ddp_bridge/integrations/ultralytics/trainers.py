@@ -16,6 +16,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from ...ranks import is_main_process
+from ...registry import Slot
 from . import callbacks, context
 from .launch import spawns_workers, supervised_launches
 
@@ -24,7 +25,8 @@ __all__ = ["PUBLIC_MODULE", "bridged_trainer", "build_by_name", "is_bridged"]
 #: The module the bridged classes belong to (the package: the dotted path users and workers resolve).
 PUBLIC_MODULE = __name__.rsplit(".", 1)[0]
 _PREFIX = "Bridged"
-_registered: dict[str, type] = {}
+#: name -> the bridged class built for it in this process (built once: pickle must find the same object)
+_BUILT: Slot[dict[str, type]] = Slot("ultralytics bridged trainers", factory=dict)
 
 
 class _BridgeMixin:
@@ -84,7 +86,7 @@ def bridged_trainer(base: type, *, spawns_workers: bool = True) -> type:
 def build_by_name(name: str) -> type:
     """The class for a ``Bridged<Base>`` / ``Bridged_<escaped path>`` name (built once, then the same object:
     pickle and ``from ... import`` must find the class they were given). AttributeError for other names."""
-    found = _registered.get(name)
+    found = _BUILT.value().get(name)
     if found is not None:
         return found
     if not name.startswith(_PREFIX):
@@ -106,7 +108,7 @@ def build_by_name(name: str) -> type:
         if base is None:
             raise AttributeError(f"{name!r}: Ultralytics has no trainer class named {rest!r}")
     cls = _build(base, name)
-    _registered[name] = cls
+    _BUILT.value()[name] = cls
     return cls
 
 
