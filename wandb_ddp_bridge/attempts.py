@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _log
+from .artifacts.redact import Redactor
 from .config import BridgeConfig
 from .errors import ConfigError
 from .markers import FAILED_KEY, FAILURE_KEY, MARKERS_KEY, marker, parse_marker
@@ -83,9 +84,11 @@ def run_identity(config: BridgeConfig) -> RunIdentity | None:
 class AttemptLog:
     """Phase-boundary times and this attempt's record, as the summary values each transition writes."""
 
-    def __init__(self) -> None:
+    def __init__(self, redactor: Redactor | None = None) -> None:
         #: this process's attempt at the run (> 1: the run was continued after a restart)
         self.number = 1
+        #: what failure text goes through before the summary gets it (the session's: it knows its secrets)
+        self._redactor = redactor if redactor is not None else Redactor()
         self._before: list[dict[str, Any]] = []
         self._fields: dict[str, Any] = {}
         self._markers: dict[str, float] = {}
@@ -133,5 +136,5 @@ class AttemptLog:
             {ATTEMPTS_KEY: self._before}, self.number, **self._fields, phases=dict(self._markers)
         )
         if failure is not None:
-            values.update({FAILED_KEY: True, FAILURE_KEY: f"{type(failure).__name__}: {failure}"[:1000]})
+            values.update({FAILED_KEY: True, FAILURE_KEY: self._redactor.failure(failure)[:1000]})
         return values

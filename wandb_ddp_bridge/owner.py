@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from . import _log, _wandb
+from .artifacts.redact import Redactor
 from .attempts import AttemptLog, exit_code_for, failed_code, outcome_of
 from .config import BridgeConfig
 from .env import HANDOFF_ENV_VAR, MANAGED_VARIABLES, EnvSnapshot, Exported, HandoffDescriptor, exported
@@ -79,8 +80,10 @@ class RunOwner:
         self._training_failed: str | None = None
         self._handoffs = 0
         self._handoff: HandoffRecord | None = None
+        #: every secret this session has seen (its API key from the start): what it writes goes through it
+        self.redactor = Redactor([config.api_key] if config.api_key else [])
         #: phase markers and this process's attempt at the run (> 1: continued after a restart)
-        self._attempts = AttemptLog()
+        self._attempts = AttemptLog(self.redactor)
 
     # ------------------------------------------------------------------------------------------ state
     @property
@@ -333,7 +336,7 @@ class RunOwner:
 
     def _note_failure(self, exc: BaseException) -> None:
         """A handoff failed (even if the caller swallows it): the run will end with a non-zero exit code."""
-        self._training_failed = self._training_failed or f"{type(exc).__name__}: {exc}"
+        self._training_failed = self._training_failed or self.redactor.failure(exc)
 
     def _ending_marker(self) -> str:
         """The marker that closes the phase the session is in now (pre-training or a post-training)."""

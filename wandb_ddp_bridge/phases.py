@@ -22,7 +22,6 @@ __all__ = [
     "ACTION_MOVES",
     "FAILED_KEY",
     "FAILURE_KEY",
-    "LOG_TARGET",
     "MARKERS_KEY",
     "METHOD_PHASES",
     "MOVES",
@@ -113,10 +112,6 @@ TRANSITIONS: dict[tuple[Phase, str], Phase] = {
 
 #: Phases in which the session holds a live run in this process (on the main rank).
 RUN_PHASES = frozenset({Phase.PRE, Phase.POST})
-#: Where ``log()`` writes in each phase that allows it: history rows, like ``run.log()``. Training rows logged
-#: with explicit steps after PRE rows are rebased by the attachment (``steps``), so none is dropped.
-LOG_TARGET: dict[Phase, str] = {Phase.PRE: "history", Phase.POST: "history"}
-
 METHOD_PHASES: dict[str, frozenset[Phase]] = {
     name: RUN_PHASES
     for name in (

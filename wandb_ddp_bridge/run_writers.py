@@ -13,10 +13,12 @@ from os import PathLike
 from typing import TYPE_CHECKING, Any
 
 from . import _wandb
-from .phases import LOG_TARGET, Phase
+from .phases import Phase
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
+
+    from .artifacts.redact import Redactor
 
 __all__ = ["RunWriters", "SummaryView"]
 
@@ -32,18 +34,19 @@ class RunWriters:
         """Phase check, then the run to write to (``None`` off the main process)."""
         raise NotImplementedError
 
+    @property
+    def _redactor(self) -> Redactor:
+        """The session's redactor: every secret the session has seen, hidden in whatever it writes."""
+        raise NotImplementedError
+
     def log(self, data: Mapping[str, Any]) -> None:
-        """Log metrics as one history row, like ``run.log()``, in PRE and POST (``phases.LOG_TARGET``).
+        """Log metrics as one history row, like ``run.log()``, in PRE and POST; text values are redacted.
 
         Training's rows follow the PRE rows and the POST rows follow training's, even where training logs
         explicit steps (``step=epoch+1``): the attachment rebases them (docs/how-it-works.md)."""
         run = self._writable_run("log")
-        if run is None:
-            return
-        if LOG_TARGET[self.phase] == "summary":
-            run.summary.update(dict(data))
-        else:
-            run.log(dict(data))
+        if run is not None:
+            run.log(redact_text_values(self._redactor, data))
 
     @property
     def summary(self) -> MutableMapping[str, Any]:
@@ -57,7 +60,7 @@ class RunWriters:
             return None
         from . import artifacts
 
-        return artifacts.log_config(run, cfg, key=key, artifact=artifact)
+        return artifacts.log_config(run, cfg, key=key, artifact=artifact, redactor=self._redactor)
 
     def save_artifacts(
         self, paths: str | PathLike[str] | Iterable[str | PathLike[str]], *, name: str, type: str = "dataset"
@@ -68,7 +71,7 @@ class RunWriters:
             return None
         from . import artifacts
 
-        return artifacts.log_files(run, paths, name=name, type=type)
+        return artifacts.log_files(run, paths, name=name, type=type, redactor=self._redactor)
 
     def save_metadata(self, metadata: Mapping[str, Any] | None = None) -> Any:
         """Job metadata (git commit, versions, launcher, world size...) into config["job"] and the summary."""
@@ -77,7 +80,7 @@ class RunWriters:
             return None
         from . import artifacts
 
-        return artifacts.log_metadata(run, metadata)
+        return artifacts.log_metadata(run, metadata, redactor=self._redactor)
 
     def log_s3_artifact(
         self,
@@ -105,7 +108,7 @@ class RunWriters:
             return None
         from . import artifacts
 
-        return artifacts.log_model(run, path, name=name, aliases=tuple(aliases))
+        return artifacts.log_model(run, path, name=name, aliases=tuple(aliases), redactor=self._redactor)
 
 
 class SummaryView(MutableMapping[str, Any]):
@@ -160,4 +163,10 @@ class SummaryView(MutableMapping[str, Any]):
     def update(self, *args: Any, **kwargs: Any) -> None:
         run = self._writers._writable_run("summary")
         if run is not None:
-            _wandb.update_summary(run, dict(*args, **kwargs))
+            _wandb.update_summary(run, redact_text_values(self._writers._redactor, dict(*args, **kwargs)))
+
+
+def redact_text_values(redactor: Redactor, data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` with its text values redacted. Only text: numbers stay numbers (a metric equal to a short
+    secret is still a metric) and W&B media objects (images, tables) pass through untouched."""
+    return {key: redactor.text(value) if isinstance(value, str) else value for key, value in data.items()}

@@ -27,6 +27,8 @@ from .run_writers import RunWriters
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
 
+    from .artifacts.redact import Redactor
+
 __all__ = ["Session", "active_session", "wandb_session"]
 
 
@@ -99,6 +101,10 @@ class Session(RunWriters):
 
     def _writable_run(self, method: str) -> Run | None:
         return self._owner.writable_run(method)
+
+    @property
+    def _redactor(self) -> Redactor:
+        return self._owner.redactor
 
 
 class _SessionFactory:
