@@ -61,6 +61,8 @@ class LocalWandbServer:
         pages: PageRenderer | None = None,
     ) -> None:
         self._owns_dir = data_dir is None
+        #: the process that made this object: a forked child inherits it, but neither serves nor removes anything
+        self._creator_pid = os.getpid()
         #: renders the read-only pages (``None``: the server answers GET pages with a 404 that says where
         #: pages come from); may be set while running
         self.pages = pages
@@ -111,7 +113,10 @@ class LocalWandbServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving (safe to call twice). Records stay readable."""
+        """Stop serving (safe to call twice). Records stay readable. In a forked child this does nothing: the
+        serving thread lives in the parent, and waiting for it here would hang."""
+        if os.getpid() != self._creator_pid:
+            return
         if self._process is not None:
             self._stop_process()
         httpd, self._httpd = self._httpd, None
@@ -218,7 +223,7 @@ class LocalWandbServer:
     def _ensure_dir(self) -> None:
         if not self.data_dir:
             self.data_dir = tempfile.mkdtemp(prefix="local-wandb-")
-            weakref.finalize(self, shutil.rmtree, self.data_dir, True)
+            weakref.finalize(self, _remove_in_creator, self.data_dir, self._creator_pid)
         os.makedirs(self.data_dir, exist_ok=True)
 
     def _open_store(self) -> Store:
@@ -334,3 +339,10 @@ class LocalWandbServer:
     def __repr__(self) -> str:
         where = self.url if self._port else "not started"
         return f"<LocalWandbServer {where} data_dir={self.data_dir!r}>"
+
+
+def _remove_in_creator(data_dir: str, creator_pid: int) -> None:
+    """Remove a server's temporary data dir, only in the process that created it: a forked child that exits
+    normally runs the same finalizer, and would otherwise delete the parent's live store."""
+    if os.getpid() == creator_pid:
+        shutil.rmtree(data_dir, ignore_errors=True)
