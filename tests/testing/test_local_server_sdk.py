@@ -308,7 +308,11 @@ run.log_artifact(art, aliases=["best"]).wait()
 run.finish()
 api = wandb.Api(api_key=os.environ["WANDB_API_KEY"], overrides={"base_url": os.environ["WANDB_BASE_URL"]})
 r = api.run(f"e/p/{sys.argv[1]}")
+names = sorted(f.name for f in r.files())
+r.file("wandb-summary.json").download(root=sys.argv[2], replace=True, exist_ok=True)  # what verify --html does
+downloaded = os.path.isfile(os.path.join(sys.argv[2], "wandb-summary.json"))
 print(len(list(r.scan_history())), [a.name for a in r.logged_artifacts()], [x.id for x in api.runs("e/p")])
+print("files", "wandb-summary.json" in names, downloaded)
 """
 
 
@@ -336,6 +340,7 @@ def test_every_graphql_document_a_client_session_sends_validates_against_the_sch
     assert run_client(RESUME_MUST, "v1").strip() == "3"
     out = run_client(ARTIFACT_AND_API, "v2", str(tmp_path))
     assert out.split()[0] == "0" and "'weights:v0'" in out and "'v1'" in out and "'v2'" in out
+    assert out.splitlines()[-1] == "files True True"  # the run's files listed and one downloaded
     documents = _graphql_documents(wandb_server)
     operations = {r.operation for r in wandb_server.requests if r.path == "/graphql"}
     assert {"UpsertBucket", "RunResumeStatus", "CreateArtifact", "CommitArtifact", "Runs"} <= operations

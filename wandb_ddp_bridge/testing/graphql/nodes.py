@@ -193,6 +193,7 @@ def run_node(ctx: OpContext, run: Any) -> Node:
         "historyKeys": lambda _: history_keys(store, pk),
         "sampledHistory": lambda a: [[loads_or(h, {}) for h in history({})]],
         "parquetHistory": lambda a: {"parquetUrls": [], "liveData": [loads_or(h, {}) for h in history({})]},
+        "fileCount": lambda _: sum(1 for f in store.run_files(pk) if f["uploaded"]),
         "files": files,
         "outputArtifacts": artifacts_out,
         "inputArtifacts": artifacts_in,
