@@ -25,7 +25,9 @@ WANDB_RELEASES = ["0.19.11", "0.31.0"]
 
 @nox.session(venv_backend="none")
 def lint(session: nox.Session) -> None:
-    session.run("ruff", "check", "wandb_ddp_bridge", "tests", "examples", "benchmarks", "noxfile.py")
+    paths = ("wandb_ddp_bridge", "tests", "examples", "benchmarks", "noxfile.py")
+    session.run("ruff", "check", *paths)
+    session.run("ruff", "format", "--check", *paths)
     session.run("lint-imports")  # the layer contracts in pyproject.toml [tool.importlinter]
 
 
@@ -46,6 +48,9 @@ def docs(session: nox.Session) -> None:
 
 # Imports of old releases that newer ones (and so the dev venv) no longer need; installed --no-deps.
 # 8.3.199 and 8.3.253 draw results.png (plots=True, the panel tests) with scipy.ndimage; 8.4.139 and later do not.
+# What `compat` runs against each release: the Ultralytics suite and the restarts that train a real model.
+ULTRALYTICS_TESTS = ("tests/ultralytics", "tests/restarts/test_restarts_training.py")
+
 ULTRALYTICS_EXTRA = {
     "8.3.0": ["tqdm", "pandas", "seaborn", "scipy", "py-cpuinfo", "ultralytics-thop"],
     "8.3.199": ["scipy"],
@@ -77,13 +82,29 @@ def compat(session: nox.Session, release: str) -> None:
     python = _overlay_venv(
         session, f"ultralytics-{release}", f"ultralytics=={release}", *ULTRALYTICS_EXTRA.get(release, [])
     )
-    session.run(python, "-m", "pytest", "-q", "-rs", "tests/ultralytics", *session.posargs, external=True)
+    session.run(python, "-m", "pytest", "-q", "-rs", *ULTRALYTICS_TESTS, *session.posargs, external=True)
 
 
 # What wandb_compat needs besides wandb (no torch, no Ultralytics), and the reliability tests it runs too: the
 # unwinding of every transition, the property state machine (CI budget) and the propagation to children.
 WANDB_COMPAT_TEST_DEPS = (
-    "pytest", "pytest-mock", "pytest-timeout", "boto3", "pyyaml", "omegaconf", "hypothesis>=6.100",
+    "pytest",
+    "pytest-mock",
+    "pytest-timeout",
+    "boto3",
+    "pyyaml",
+    "omegaconf",
+    "hypothesis>=6.100",
+    "graphql-core>=3.2",
+    "packaging>=22",  # the package's own dependencies besides wandb (installed --no-deps)
+)
+# The server, the session and the handoff (no torch), the pure restart logic, and these reliability tests.
+WANDB_COMPAT_TESTS = (
+    "tests/server",
+    "tests/session",
+    "tests/handoff",
+    "tests/restarts/test_restarts.py",
+    "tests/restarts/test_preemption.py",
 )
 WANDB_COMPAT_RELIABILITY = (
     "tests/reliability/test_unwinding.py",
@@ -102,11 +123,18 @@ def wandb_compat(session: nox.Session, release: str) -> None:
     if not python.exists():
         session.run(sys.executable, "-m", "venv", str(venv), external=True)
     # every time (a no-op once satisfied): a cached venv picks up test dependencies added since it was built
-    session.run(str(python), "-m", "pip", "install", "-q", f"wandb=={release}", *WANDB_COMPAT_TEST_DEPS,
-                external=True)
+    session.run(str(python), "-m", "pip", "install", "-q", f"wandb=={release}", *WANDB_COMPAT_TEST_DEPS, external=True)
     session.run(str(python), "-m", "pip", "install", "-q", "--no-deps", "-e", str(ROOT), external=True)
-    session.run(str(python), "-m", "pytest", "-q", "tests/testing", "tests/core", *WANDB_COMPAT_RELIABILITY,
-                *session.posargs, external=True)
+    session.run(
+        str(python),
+        "-m",
+        "pytest",
+        "-q",
+        *WANDB_COMPAT_TESTS,
+        *WANDB_COMPAT_RELIABILITY,
+        *session.posargs,
+        external=True,
+    )
 
 
 @nox.session(venv_backend="none")
@@ -116,9 +144,20 @@ def properties(session: nox.Session) -> None:
     report = ROOT / "build" / "property-report.json"
     report.parent.mkdir(exist_ok=True)
     report.unlink(missing_ok=True)
-    session.run("python", "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "tests/reliability/test_properties.py",
-                "--timeout", "3600", *session.posargs,
-                env={"BRIDGE_HYPOTHESIS_PROFILE": "thorough", "BRIDGE_PROPERTY_REPORT": str(report)})
+    session.run(
+        "python",
+        "-m",
+        "pytest",
+        "-q",
+        "-s",
+        "-p",
+        "no:cacheprovider",
+        "tests/reliability/test_properties.py",
+        "--timeout",
+        "3600",
+        *session.posargs,
+        env={"BRIDGE_HYPOTHESIS_PROFILE": "thorough", "BRIDGE_PROPERTY_REPORT": str(report)},
+    )
 
 
 @nox.session(venv_backend="none")

@@ -1,5 +1,5 @@
 """Shared by the examples: ``--smoke`` turns any of them into a CPU run on a generated dataset (used by the
-tests in tests/cli/test_examples.py). Not part of what an example teaches."""
+tests in tests/tools/test_examples.py). Not part of what an example teaches."""
 
 from __future__ import annotations
 

@@ -31,9 +31,7 @@ def worker(epochs: int, checkpoint: Path) -> None:
     dist.init_process_group("nccl" if use_cuda else "gloo")
     device = torch.device(f"cuda:{int(os.environ['LOCAL_RANK'])}" if use_cuda else "cpu")
     torch.manual_seed(get_rank())
-    model = DistributedDataParallel(
-        torch.nn.Linear(8, 1).to(device), device_ids=[device] if use_cuda else None
-    )
+    model = DistributedDataParallel(torch.nn.Linear(8, 1).to(device), device_ids=[device] if use_cuda else None)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
     x, y = torch.randn(64, 8, device=device), torch.randn(64, 1, device=device)
 
@@ -58,9 +56,7 @@ def worker(epochs: int, checkpoint: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--nproc", type=int, default=2)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--project", default="torchrun-custom-loop")

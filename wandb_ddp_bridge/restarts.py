@@ -140,7 +140,6 @@ def _read(path: Path) -> RunRecord:
         ) from None
 
 
-
 class GuardedConfig:
     """``run.config`` of a continued run: a key an earlier attempt stored keeps its value; a different value
     from this attempt is kept under :func:`attempt_config_key` instead (and said once), never overwriting."""

@@ -117,4 +117,3 @@ def _job_identity(env: Mapping[str, str], identity_env: str | None) -> tuple[str
         "SLURM_ARRAY_TASK_ID, or TORCHELASTIC_RUN_ID (torchrun --rdzv-id) is set. Name the variable that holds "
         "your job's identity with job_identity_env='JOB_NAME' (Kubernetes), or pass an explicit run_id."
     )
-

@@ -56,12 +56,16 @@ def main(mode: str) -> None:
     dist.barrier()
     dist.destroy_process_group()
     probe = Path(os.environ["BRIDGE_PROBE_DIR"]) / f"rank{dist_rank()}.json"
-    probe.write_text(json.dumps({
-        "rank": dist_rank(),
-        "local_rank": int(os.environ["LOCAL_RANK"]),
-        "wandb_imported": "wandb" in sys.modules,
-        "run_id": seen,
-    }))
+    probe.write_text(
+        json.dumps(
+            {
+                "rank": dist_rank(),
+                "local_rank": int(os.environ["LOCAL_RANK"]),
+                "wandb_imported": "wandb" in sys.modules,
+                "run_id": seen,
+            }
+        )
+    )
 
 
 def dist_rank() -> int:

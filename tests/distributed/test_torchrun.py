@@ -6,24 +6,18 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import free_port
 
 from wandb_ddp_bridge import wandb_session
 
 pytestmark = pytest.mark.slow
 SCRIPT = Path(__file__).with_name("ddp_loop.py")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _torchrun(args: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
@@ -65,8 +59,19 @@ def _assert_one_run_three_sessions(server: Any, project: str, epochs: int) -> An
 
 def test_single_node_torchrun_script_with_session_on_every_rank(wandb_server: Any, tmp_path: Path) -> None:
     env = _env(tmp_path, "torchrun-one-node")
-    proc = _torchrun(["--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
-                      str(_free_port()), str(SCRIPT), "session"], env)
+    proc = _torchrun(
+        [
+            "--nproc_per_node",
+            "2",
+            "--master_addr",
+            "127.0.0.1",
+            "--master_port",
+            str(free_port()),
+            str(SCRIPT),
+            "session",
+        ],
+        env,
+    )
     _wait(proc)
     run = _assert_one_run_three_sessions(wandb_server, "torchrun-one-node", epochs=3)
     assert run.config["config"]["rank_count"] == 2
@@ -78,11 +83,27 @@ def test_single_node_torchrun_script_with_session_on_every_rank(wandb_server: An
 
 def test_two_nodes_only_global_rank_zero_touches_wandb(wandb_server: Any, tmp_path: Path) -> None:
     env = _env(tmp_path, "torchrun-two-nodes")
-    endpoint = f"127.0.0.1:{_free_port()}"
+    endpoint = f"127.0.0.1:{free_port()}"
     agents = [
-        _torchrun(["--nnodes", "2", "--node_rank", str(node), "--nproc_per_node", "2",
-                   "--rdzv_backend", "c10d", "--rdzv_endpoint", endpoint, "--rdzv_id", "bridge-test",
-                   str(SCRIPT), "session"], env)
+        _torchrun(
+            [
+                "--nnodes",
+                "2",
+                "--node_rank",
+                str(node),
+                "--nproc_per_node",
+                "2",
+                "--rdzv_backend",
+                "c10d",
+                "--rdzv_endpoint",
+                endpoint,
+                "--rdzv_id",
+                "bridge-test",
+                str(SCRIPT),
+                "session",
+            ],
+            env,
+        )
         for node in (0, 1)
     ]
     for agent in agents:
@@ -103,8 +124,21 @@ def test_orchestrator_handoff_launches_torchrun_child_that_attaches(wandb_server
         s.save_config({"stage": "orchestrator"})
         with s.handoff():
             env = dict(os.environ, BRIDGE_PROBE_DIR=env_extra["BRIDGE_PROBE_DIR"], OMP_NUM_THREADS="1")
-            _wait(_torchrun(["--nproc_per_node", "2", "--master_addr", "127.0.0.1", "--master_port",
-                             str(_free_port()), str(SCRIPT), "attach"], env))
+            _wait(
+                _torchrun(
+                    [
+                        "--nproc_per_node",
+                        "2",
+                        "--master_addr",
+                        "127.0.0.1",
+                        "--master_port",
+                        str(free_port()),
+                        str(SCRIPT),
+                        "attach",
+                    ],
+                    env,
+                )
+            )
         s.log({"final/score": 2.0})
         run_id = s.id
     run = _assert_one_run_three_sessions(wandb_server, "orchestrated", epochs=3)

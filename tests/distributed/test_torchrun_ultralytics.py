@@ -11,13 +11,13 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import free_port
 
 from wandb_ddp_bridge.tools.datasets import make_detection_dataset
 
@@ -28,12 +28,6 @@ UL_TESTS = HERE.parent / "ultralytics"  # ul_rig (CPU patches for the ranks) and
 PROBE = UL_TESTS / "probe"
 EPOCHS = 2
 TRAIN_LOSS = "train/box_loss"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _launch(tmp_path: Path, *, project: str, fast_path: str, mode: str = "cooperate") -> dict[str, Any]:
@@ -52,8 +46,18 @@ def _launch(tmp_path: Path, *, project: str, fast_path: str, mode: str = "cooper
         OMP_NUM_THREADS="1",
         YOLO_OFFLINE="true",
     )
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-               "--master_addr", "127.0.0.1", "--master_port", str(_free_port()), str(SCRIPT)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        str(SCRIPT),
+    ]
     proc = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=200)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-8000:]

@@ -116,14 +116,18 @@ def main() -> None:
     dist.barrier()
     dist.destroy_process_group()
     probe = Path(os.environ["BRIDGE_PROBE_DIR"]) / f"rank{RANK}.json"
-    probe.write_text(json.dumps({
-        "rank": RANK,
-        "local_rank": int(os.environ["LOCAL_RANK"]),
-        "wandb_imported": "wandb" in sys.modules,
-        "session_run_id": session_run_id,
-        "holds_run": holds_run,
-        "epochs": epochs_seen,
-    }))
+    probe.write_text(
+        json.dumps(
+            {
+                "rank": RANK,
+                "local_rank": int(os.environ["LOCAL_RANK"]),
+                "wandb_imported": "wandb" in sys.modules,
+                "session_run_id": session_run_id,
+                "holds_run": holds_run,
+                "epochs": epochs_seen,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

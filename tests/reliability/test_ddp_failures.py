@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import child_process_count
 
 from wandb_ddp_bridge.integrations.ultralytics import DDPWorkerError
 from wandb_ddp_bridge.signals import SignalGuard, Terminated
@@ -118,11 +119,6 @@ def _tagged(tag: str) -> list[int]:
     return found
 
 
-def _children() -> int:
-    done = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True)
-    return len(done.stdout.split())
-
-
 @dataclass
 class Outcome:
     returncode: int
@@ -169,14 +165,26 @@ def _run_scenario(
     )
     if fault:
         env[FAULT_ENV] = fault
-    options = {"workdir": str(tmp_path), "project": PROJECT, "base_url": server.base_url, "ddp": ddp,
-               "epochs": epochs, **(restart or {})}
-    children_before = _children()
+    options = {
+        "workdir": str(tmp_path),
+        "project": PROJECT,
+        "base_url": server.base_url,
+        "ddp": ddp,
+        "epochs": epochs,
+        **(restart or {}),
+    }
+    children_before = child_process_count()
     assert _tagged(tag) == []
     log_path = tmp_path / "scenario.log"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, str(SCENARIO), json.dumps(options)], env=env, cwd=tmp_path,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=to_group)
+        proc = subprocess.Popen(
+            [sys.executable, str(SCENARIO), json.dumps(options)],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=to_group,
+        )
     try:
         peak = 0
         signalled = started = time.monotonic()
@@ -213,19 +221,17 @@ def _run_scenario(
     return Outcome(
         returncode=returncode,
         output=output,
-        raised=json.loads(raised_lines[-1][len("RAISED "):]) if raised_lines else {},
+        raised=json.loads(raised_lines[-1][len("RAISED ") :]) if raised_lines else {},
         peak=peak,
         exit_after=round(exit_after, 1),
         gone_after=round(gone_after, 1),
-        children=(children_before, _children()),
+        children=(children_before, child_process_count()),
         logged=recorded_epochs(epoch_log),
         run=runs[0],
     )
 
 
-def _wait_for_training(
-    server: Any, proc: subprocess.Popen[bytes], log_path: Path, tag: str, *, sessions: int
-) -> int:
+def _wait_for_training(server: Any, proc: subprocess.Popen[bytes], log_path: Path, tag: str, *, sessions: int) -> int:
     """Until the server holds the first epoch row of the training session; the most tagged processes seen."""
     deadline = time.monotonic() + 120
     peak = 0
@@ -315,7 +321,9 @@ def test_a_signal_to_the_parent_of_a_ddp_launch_stops_everything(
     _assert_ended_failed(outcome, exit_code=exit_code, sessions=3)
     # rank 0 was stopped by the launcher and still finished its attachment (flushed, exit code 1)
     assert [(s.resume_mode, s.exit_code) for s in outcome.run.sessions] == [
-        ("none", 0), ("must", 1), ("must", exit_code)
+        ("none", 0),
+        ("must", 1),
+        ("must", exit_code),
     ]
     assert "stopping the DDP workers" in outcome.output
 
@@ -347,8 +355,9 @@ def test_a_ddp_training_preempted_by_sigterm_resumes_into_the_same_run(wandb_ser
     before = [row["epoch"] for row in first.run.history if TRAIN_LOSS in row]
     assert 1 <= len(before) < 4, before
     last = tmp_path / "a1" / "runs" / "train" / "weights" / "last.pt"
-    second = _run_scenario(wandb_server, tmp_path / "a2", ddp=True, epochs=4, expect_raise=False,
-                           restart={**restart, "resume": str(last)})
+    second = _run_scenario(
+        wandb_server, tmp_path / "a2", ddp=True, epochs=4, expect_raise=False, restart={**restart, "resume": str(last)}
+    )
     _report("attempt 2 (resumed)", second)
     assert second.returncode == 0, second.output[-4000:]
     run = second.run

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import child_process_count
 
 from wandb_ddp_bridge import BackendError, PhaseError, wandb_session
 
@@ -223,11 +224,6 @@ def _fds() -> int:
     return count
 
 
-def _children() -> int:
-    done = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True)
-    return len(done.stdout.split())
-
-
 def _client_threads() -> int:
     """Threads of this process that are not the in-process test server's request handlers."""
     return sum(1 for t in threading.enumerate() if "process_request" not in t.name)
@@ -237,7 +233,7 @@ def test_twenty_sessions_leak_nothing(wandb_server: Any) -> None:
     with wandb_session(project="leaks") as s:  # warm-up: wandb starts its service once per process
         s.log({"x": 0})
     env_before = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
-    threads, fds, children = _client_threads(), _fds(), _children()
+    threads, fds, children = _client_threads(), _fds(), child_process_count()
     for i in range(20):
         with wandb_session(project="leaks") as s:
             with s.handoff():
@@ -245,10 +241,10 @@ def test_twenty_sessions_leak_nothing(wandb_server: Any) -> None:
             s.log({"x": i})
     print(
         f"20 sessions: threads {threads}->{_client_threads()}, files {fds}->{_fds()}, "
-        f"children {children}->{_children()}"
+        f"children {children}->{child_process_count()}"
     )
     assert {k: v for k, v in os.environ.items() if k.startswith("WANDB_")} == env_before
     assert _client_threads() <= threads, [t.name for t in threading.enumerate()]
     assert _fds() <= fds
-    assert _children() <= children
+    assert child_process_count() <= children
     assert len(wandb_server.runs(project="leaks")) == 21

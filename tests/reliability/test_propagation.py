@@ -37,7 +37,7 @@ def _child() -> dict[str, Any]:
     done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     line = next(ln for ln in done.stdout.splitlines() if ln.startswith("CHILD "))
-    return dict(json.loads(line[len("CHILD "):]))
+    return dict(json.loads(line[len("CHILD ") :]))
 
 
 def test_the_fixture_exports_no_server_setting(wandb_server_unexported: Any) -> None:
@@ -77,13 +77,17 @@ def test_an_offline_session_hands_its_mode_to_the_child(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fast_path", ["auto", "never"])
-def test_tags_notes_job_type_and_group_survive_finish_and_resume(
-    wandb_server_unexported: Any, fast_path: str
-) -> None:
+def test_tags_notes_job_type_and_group_survive_finish_and_resume(wandb_server_unexported: Any, fast_path: str) -> None:
     server = wandb_server_unexported
     with wandb_session(
-        project="metadata", base_url=server.base_url, api_key=server.api_key, entity=ENTITY,
-        tags=["baseline", "ddp"], notes="first try", job_type="train-detector", group="sweep-7",
+        project="metadata",
+        base_url=server.base_url,
+        api_key=server.api_key,
+        entity=ENTITY,
+        tags=["baseline", "ddp"],
+        notes="first try",
+        job_type="train-detector",
+        group="sweep-7",
         fast_path=fast_path,
     ) as s:
         with s.handoff():

@@ -50,6 +50,7 @@ from hypothesis.stateful import (  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sdk_faults import POINTS, SdkFaults  # noqa: E402
+from support import open_run, wandb_env  # noqa: E402
 
 from wandb_ddp_bridge import (  # noqa: E402
     BackendError,
@@ -89,16 +90,6 @@ def _profile() -> tuple[int, int, int, bool]:
     if name not in PROFILES:
         raise pytest.UsageError(f"{PROFILE_ENV}={name!r}: use one of {', '.join(PROFILES)}")
     return PROFILES[name]
-
-
-def wandb_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
-
-
-def open_run() -> Any:
-    import wandb
-
-    return wandb.run
 
 
 # ------------------------------------------------------------------------------- a fake integration

@@ -20,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sdk_faults import InjectedError, SdkFaults
+from support import open_run, wandb_env
 
 from wandb_ddp_bridge import PhaseError, wandb_session
 from wandb_ddp_bridge.env import HANDOFF_ENV_VAR, MANAGED_VARIABLES
@@ -27,16 +28,6 @@ from wandb_ddp_bridge.handoff import active_handoff
 from wandb_ddp_bridge.phases import FAILED_KEY, FAILURE_KEY, Phase
 from wandb_ddp_bridge.session import active_session
 from wandb_ddp_bridge.signals import SignalGuard, Terminated
-
-
-def wandb_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
-
-
-def open_run() -> Any:
-    import wandb
-
-    return wandb.run
 
 
 @pytest.fixture
@@ -210,9 +201,7 @@ def test_a_handoff_is_entered_once(tmp_path: Path) -> None:
             pass
 
 
-def test_user_set_variables_are_kept_and_the_bridges_restored(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_user_set_variables_are_kept_and_the_bridges_restored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_PROJECT", "users-default")
     with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s:
         monkeypatch.setenv("WANDB_TAGS", "set-on-purpose")  # not the bridge's: kept
@@ -245,8 +234,14 @@ def test_sigterm_resume_is_abandoned_after_the_grace_period(
     wandb_server: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     env_before = wandb_env()
-    s = wandb_session(project="grace", dir=str(tmp_path), init_timeout=60, resume_attempts=3,
-                      resume_grace_seconds=2, fast_path="never")
+    s = wandb_session(
+        project="grace",
+        dir=str(tmp_path),
+        init_timeout=60,
+        resume_attempts=3,
+        resume_grace_seconds=2,
+        fast_path="never",
+    )
     started = 0.0
     with pytest.raises(Terminated), s, s.handoff():
         wandb_server.faults.outage(300)  # the resume would retry for 3 x 60 s
@@ -267,8 +262,14 @@ def test_sigterm_during_a_slow_resume_is_honoured_after_the_grace_period(
 ) -> None:
     import threading
 
-    s = wandb_session(project="grace", dir=str(tmp_path), init_timeout=120, resume_attempts=3,
-                      resume_grace_seconds=3, fast_path="never")
+    s = wandb_session(
+        project="grace",
+        dir=str(tmp_path),
+        init_timeout=120,
+        resume_attempts=3,
+        resume_grace_seconds=3,
+        fast_path="never",
+    )
     signalled: list[float] = []
 
     def sigterm() -> None:

@@ -72,9 +72,10 @@ def test_the_same_id_in_another_project_is_a_different_run_and_is_said_so(
     wandb_server: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     _attempt("job-1", {"a": 1})
-    with caplog.at_level(logging.WARNING, logger="wandb_ddp_bridge"), wandb_session(
-        project="elsewhere", run_id="job-1"
-    ) as s:
+    with (
+        caplog.at_level(logging.WARNING, logger="wandb_ddp_bridge"),
+        wandb_session(project="elsewhere", run_id="job-1") as s,
+    ):
         s.log({"x": 1.0})
     assert "no run with this id existed in this project" in caplog.text
     assert {r.project for r in wandb_server.runs()} == {"restarts", "elsewhere"}

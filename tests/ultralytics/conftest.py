@@ -8,12 +8,4 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # ul_rig, ul_scenario, ul_checks
-
-
-@pytest.fixture(autouse=True)
-def _offline_ultralytics(monkeypatch: pytest.MonkeyPatch) -> None:
-    # 8.3.0 only honours the literal "true"; later releases accept it too.
-    monkeypatch.setenv("YOLO_OFFLINE", "true")

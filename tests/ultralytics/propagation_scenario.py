@@ -34,8 +34,15 @@ def run(workdir: Path, *, project: str, entity: str, base_url: str, api_key: str
         # releases before 8.4.140 import the trainer in the worker by module name
         os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
     with wandb_session(
-        project=project, entity=entity, base_url=base_url, api_key=api_key, mode="online", devices="cpu",
-        dir=str(workdir), tags=["propagation", "cpu"], notes="settings through the handoff",
+        project=project,
+        entity=entity,
+        base_url=base_url,
+        api_key=api_key,
+        mode="online",
+        devices="cpu",
+        dir=str(workdir),
+        tags=["propagation", "cpu"],
+        notes="settings through the handoff",
         job_type="train-detector",
     ) as session:
         session.summary["pre/images"] = 8

@@ -45,20 +45,34 @@ def _run_scenario(tmp_path: Path, server: Any, *, ddp: bool) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", "WANDB_SERVICE")}
     for name in ("WANDB_BASE_URL", "WANDB_API_KEY", "WANDB_MODE", "WANDB_ENTITY"):
         assert name not in env  # only the session's arguments know the server
-    env.update(YOLO_CONFIG_DIR=str(tmp_path / "yolo-config"), YOLO_OFFLINE="true", OMP_NUM_THREADS="1",
-               PYTHONPATH=os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p))
-    options = {"workdir": str(tmp_path), "project": "propagation", "entity": ENTITY, "base_url": server.base_url,
-               "api_key": server.api_key, "ddp": ddp}
-    done = subprocess.run([sys.executable, str(HERE / "propagation_scenario.py"), json.dumps(options)], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=280)
+    env.update(
+        YOLO_CONFIG_DIR=str(tmp_path / "yolo-config"),
+        YOLO_OFFLINE="true",
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p),
+    )
+    options = {
+        "workdir": str(tmp_path),
+        "project": "propagation",
+        "entity": ENTITY,
+        "base_url": server.base_url,
+        "api_key": server.api_key,
+        "ddp": ddp,
+    }
+    done = subprocess.run(
+        [sys.executable, str(HERE / "propagation_scenario.py"), json.dumps(options)],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
     assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
     line = next(ln for ln in done.stdout.splitlines() if ln.startswith("RESULT "))
-    return dict(json.loads(line[len("RESULT "):]))
+    return dict(json.loads(line[len("RESULT ") :]))
 
 
-def test_config_devices_and_server_settings_reach_the_ddp_workers(
-    wandb_server_unexported: Any, tmp_path: Path
-) -> None:
+def test_config_devices_and_server_settings_reach_the_ddp_workers(wandb_server_unexported: Any, tmp_path: Path) -> None:
     result = _run_scenario(tmp_path, wandb_server_unexported, ddp=True)
     assert result["device"] == "cpu"
     [run] = wandb_server_unexported.runs()
@@ -71,8 +85,14 @@ def test_config_devices_and_server_settings_in_process(wandb_server_unexported: 
     sys.path.insert(0, str(HERE))
     from propagation_scenario import run as run_scenario
 
-    result = run_scenario(tmp_path, project="propagation", entity=ENTITY, base_url=wandb_server_unexported.base_url,
-                          api_key=wandb_server_unexported.api_key, ddp=False)
+    result = run_scenario(
+        tmp_path,
+        project="propagation",
+        entity=ENTITY,
+        base_url=wandb_server_unexported.base_url,
+        api_key=wandb_server_unexported.api_key,
+        ddp=False,
+    )
     assert result["device"] == "cpu"
     [run] = wandb_server_unexported.runs()
     _assert_settings_landed(run, result["id"])

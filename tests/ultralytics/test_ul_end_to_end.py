@@ -58,9 +58,7 @@ def test_plain_model_train_inside_the_handoff_is_bridged(wandb_server: Any, tmp_
 
 @pytest.mark.parametrize("native", NATIVE)
 def test_in_process_training_in_a_clean_process(wandb_server: Any, tmp_path: Path, native: bool) -> None:
-    result, probes = run_scenario_subprocess(
-        tmp_path, wandb_server, project=PROJECT, native=native, fast_path="never"
-    )
+    result, probes = run_scenario_subprocess(tmp_path, wandb_server, project=PROJECT, native=native, fast_path="never")
     run = assert_one_run_with_every_phase(wandb_server, result, project=PROJECT)
     _native_crash_contained(run, native)
     # create, attach for training, resume for POST: all for the same id, nobody else
@@ -111,9 +109,7 @@ def test_ddp_training_of_every_other_task(wandb_server: Any, tmp_path: Path) -> 
 def test_seed_style_plain_train_with_the_native_callback(wandb_server: Any, tmp_path: Path) -> None:
     # `model.train()` in the block, Ultralytics' own W&B callback on, the run kept open in-process: old
     # releases' callback finishes the run at train end; the handoff then resumes it for POST.
-    result, probes = run_scenario_subprocess(
-        tmp_path, wandb_server, project=PROJECT, native=True, plain_train=True
-    )
+    result, probes = run_scenario_subprocess(tmp_path, wandb_server, project=PROJECT, native=True, plain_train=True)
     run = assert_one_run_with_every_phase(wandb_server, result, project=PROJECT, sessions=None)
     assert 1 <= len(run.sessions) <= 3
     # the session's create; later inits (if the native callback finished the run) only resume that run

@@ -58,9 +58,7 @@ def run_scenario(
     if ddp:
         extra["trainer"] = ul_rig.CPU_DDP_TRAINERS[task]
         # Releases before 8.4.140 import the trainer in the worker by module name.
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p
-        )
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
     kwargs = ul_rig.train_kwargs(data, workdir / "runs", **extra)
     report = workdir / "report.txt"
     started = time.perf_counter()

@@ -144,5 +144,3 @@ def _plain(obj: Any, seen: set[int]) -> Any:
 
 def _plain_key(key: Any) -> str:
     return key if isinstance(key, str) else str(_plain(key, set()))
-
-

@@ -65,8 +65,6 @@ class Page:
     content_type: str = "text/html; charset=utf-8"
 
 
-
-
 class App:
     """What every connection thread of one running server shares: the store, the session tracker, the
     fault rules, the key, and the server object (its page renderer and records)."""

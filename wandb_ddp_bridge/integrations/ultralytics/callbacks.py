@@ -67,8 +67,9 @@ def _on_start(trainer: Any) -> None:
         # A launched DDP worker: torch.distributed.run stops its workers with SIGTERM or SIGINT (maybe both,
         # one after the other). Unwind once, so that teardown finishes the run and flushes its epochs.
         state.signals = SignalGuard(signal.SIGTERM, signal.SIGINT).install()
-    elif state.preemption is None and not spawns_workers(getattr(trainer.args, "device", None),
-                                                          ddp=getattr(trainer, "ddp", None)):
+    elif state.preemption is None and not spawns_workers(
+        getattr(trainer.args, "device", None), ddp=getattr(trainer, "ddp", None)
+    ):
         ctx = context.current()  # training in this very process: wind it down gracefully when preempted
         if ctx is not None and ctx.preemption_signals:
             state.preemption = PreemptionWatch(
@@ -86,8 +87,9 @@ def _preempting(trainer: Any, state: _State) -> None:
     run = state.run
 
     def tell() -> None:
-        _log.warning("preemption signal: training stops once the current epoch is saved, and the run is marked "
-                     "preempting")
+        _log.warning(
+            "preemption signal: training stops once the current epoch is saved, and the run is marked preempting"
+        )
         if run is not None:
             with contained("the bridge (mark_preempting)", "preemption"):
                 run.mark_preempting()

@@ -21,7 +21,11 @@ from wandb_ddp_bridge.env import (
 from wandb_ddp_bridge.errors import AttachError
 
 DESCRIPTOR = HandoffDescriptor(
-    run_id="abc123", project="proj", entity="team", base_url="http://127.0.0.1:9", mode="online",
+    run_id="abc123",
+    project="proj",
+    entity="team",
+    base_url="http://127.0.0.1:9",
+    mode="online",
     devices=(0, 1),
 )
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # browser_support, runs
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ultralytics"))  # ul_checks: the DDP scenario
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ultralytics"))  # ul_checks: the DDP scenario
 
 from browser_support import CHROMIUM_ARGS, DESKTOP, Page, chromium_path, unavailable
 

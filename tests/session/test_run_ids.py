@@ -83,8 +83,10 @@ def test_auto_without_any_identity_says_what_to_set_and_never_reads_wandb_run_id
     assert "stale" not in str(error.value)
 
 
-@given(st.text(min_size=1, max_size=40).filter(lambda s: s.strip().lower() not in {"none", "null", "default", ""}),
-       st.text(min_size=1, max_size=20))
+@given(
+    st.text(min_size=1, max_size=40).filter(lambda s: s.strip().lower() not in {"none", "null", "default", ""}),
+    st.text(min_size=1, max_size=20),
+)
 def test_derived_ids_are_always_valid(job: str, project: str) -> None:
     identity = derive_run_id(project, environ={"SLURM_JOB_ID": job})
     assert validate_run_id(identity.run_id) == identity.run_id

@@ -1,12 +1,10 @@
-"""The session with the real wandb SDK in offline mode (no backend needed).
-
-Offline mode cannot prove resume semantics (it accepts resume="must" for anything); the server-backed tests
-in test_session_server.py do. These prove the process-level behaviour: ids, env, children, ranks.
+"""The session with the real wandb SDK in offline mode (no backend needed): phase misuse, adopted runs, ranks,
+the summary view. Offline mode cannot prove resume semantics (it accepts resume="must" for anything): the
+server-backed tests (tests/restarts, tests/reliability) do; the handoff's own are in tests/handoff.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,72 +14,6 @@ from pathlib import Path
 import pytest
 
 from wandb_ddp_bridge import PhaseError, wandb_session
-from wandb_ddp_bridge.env import HANDOFF_ENV_VAR
-
-CHILD = textwrap.dedent(
-    """
-    import json, sys
-    import wandb_ddp_bridge as bridge
-    run = bridge.attach()
-    print(json.dumps({"id": run.id if run else None}))
-    if run is not None:
-        run.log({"loss": 0.5})
-    bridge.detach()
-    """
-)
-
-
-def _run_child(extra_env: dict[str, str] | None = None) -> dict[str, object]:
-    env = dict(os.environ, **(extra_env or {}))
-    done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def test_same_run_id_in_pre_child_and_post(tmp_path: Path) -> None:
-    with wandb_session(project="offline-proj", mode="offline", dir=str(tmp_path)) as s:
-        pre_id = s.id
-        assert pre_id and s.run is not None
-        with s.handoff():
-            assert s.run is None
-            child = _run_child()
-        assert s.id == pre_id and s.run is not None and s.run.id == pre_id
-        s.log({"final": 1})
-    assert child["id"] == pre_id
-
-
-def test_non_main_rank_child_gets_none(tmp_path: Path) -> None:
-    with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s, s.handoff():
-        child = _run_child({"RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "1"})
-    assert child["id"] is None
-
-
-def test_env_is_exactly_restored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WANDB_PROJECT", "users-own-default")
-    before = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
-    with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s:
-        with s.handoff():
-            assert os.environ["WANDB_PROJECT"] == "p"
-            assert os.environ[HANDOFF_ENV_VAR]
-        assert os.environ["WANDB_PROJECT"] == "users-own-default"
-    after = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
-    assert after == before
-
-
-def test_exception_in_handoff_resumes_marks_failed_and_reraises(tmp_path: Path) -> None:
-    class TrainingBroke(Exception):
-        pass
-
-    with pytest.raises(TrainingBroke, match="loss is nan"), wandb_session(
-        project="p", mode="offline", dir=str(tmp_path)
-    ) as s:
-        with pytest.raises(TrainingBroke), s.handoff():
-            raise TrainingBroke("loss is nan")
-        assert s.run is not None  # resumed for the post phase
-        assert s.run.summary["bridge_failed"] is True
-        assert "TrainingBroke: loss is nan" in s.run.summary["bridge_failure"]
-        assert s.training_failed
-        raise TrainingBroke("loss is nan")
 
 
 def test_misuse_raises_phase_errors_with_guidance(tmp_path: Path) -> None:
@@ -138,10 +70,10 @@ NON_MAIN = textwrap.dedent(
 
 
 def test_non_main_rank_never_touches_wandb(tmp_path: Path) -> None:
-    env = dict(os.environ, RANK="1", WORLD_SIZE="2", LOCAL_RANK="1", WANDB_DIR=str(tmp_path),
-               WANDB_MODE="offline")
-    done = subprocess.run([sys.executable, "-c", NON_MAIN], env=env, capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    env = dict(os.environ, RANK="1", WORLD_SIZE="2", LOCAL_RANK="1", WANDB_DIR=str(tmp_path), WANDB_MODE="offline")
+    done = subprocess.run(
+        [sys.executable, "-c", NON_MAIN], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr
     assert "phase-checked" in done.stdout
     assert "wandb imported: False" in done.stdout

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
 CHROMIUM_ARGS = [
     "--headless",
@@ -41,7 +41,7 @@ def chromium_path() -> str | None:
 def unavailable(reason: str) -> None:
     """Skip, or fail in CI: there a skipped browser test would hide a broken page."""
     if os.environ.get("CI") == "true":
-        pytest.fail(f"browser tests cannot run in CI: {reason} (.ci/run installs chromium; see tests/browser)")
+        pytest.fail(f"browser tests cannot run in CI: {reason} (.ci/run installs chromium; see tests/tools/browser)")
     pytest.skip(reason)
 
 

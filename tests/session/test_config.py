@@ -69,7 +69,11 @@ def test_env_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_BASE_URL", "http://127.0.0.1:8080/")
     cfg = BridgeConfig.resolve()
     assert (cfg.project, cfg.entity, cfg.api_key, cfg.mode, cfg.base_url) == (
-        "envp", "enve", SECRET, "offline", "http://127.0.0.1:8080"
+        "envp",
+        "enve",
+        SECRET,
+        "offline",
+        "http://127.0.0.1:8080",
     )
 
 
@@ -121,8 +125,8 @@ def test_bad_mode_from_env_names_the_variable(monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.parametrize(
-    ("raw", "parsed"), [("0,1", (0, 1)), (3, (3,)), ("cpu", "cpu"), ("cuda:1", "cuda:1"), (["2", "3"], (2, 3)),
-                        (None, None), ("", None)],
+    ("raw", "parsed"),
+    [("0,1", (0, 1)), (3, (3,)), ("cpu", "cpu"), ("cuda:1", "cuda:1"), (["2", "3"], (2, 3)), (None, None), ("", None)],
 )
 def test_device_forms(raw: object, parsed: object) -> None:
     assert BridgeConfig.resolve(project="p", devices=raw).devices == parsed

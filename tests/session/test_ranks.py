@@ -78,7 +78,9 @@ def _failing_dist(**overrides: Any) -> types.SimpleNamespace:
         raise RuntimeError("Default process group has not been initialized")
 
     calls: dict[str, Any] = {
-        "is_available": lambda: True, "is_initialized": lambda: True, "get_rank": broken,
+        "is_available": lambda: True,
+        "is_initialized": lambda: True,
+        "get_rank": broken,
         "get_world_size": lambda: 2,
     }
     calls.update(overrides)

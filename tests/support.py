@@ -1,0 +1,35 @@
+"""Helpers the test folders share (tests/conftest.py puts this folder on ``sys.path``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from typing import Any
+
+__all__ = ["child_process_count", "free_port", "open_run", "wandb_env"]
+
+
+def wandb_env() -> dict[str, str]:
+    """This process's ``WANDB_*`` variables, to compare before and after."""
+    return {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
+
+
+def open_run() -> Any:
+    """The process-global ``wandb.run`` (``None`` when no run is open)."""
+    import wandb
+
+    return wandb.run
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now (for torchrun's rendezvous)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def child_process_count() -> int:
+    """How many processes this one has as direct children (a leaked worker or service shows here)."""
+    done = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True)
+    return len(done.stdout.split())
