@@ -11,205 +11,46 @@ never part of ``repr`` or of any message.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
-import re
-import signal
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from .artifacts.redact import plain
+from .config_fields import (
+    HIDDEN,
+    Devices,
+    FromEnv,
+    Mode,
+    OptionalText,
+    Seconds,
+    Text,
+    attempt_count,
+    base_url_text,
+    device_list,
+    mode_name,
+    no_project,
+    one_of,
+    parsed_by,
+    path_text,
+    project_name,
+    run_id_text,
+    signal_names,
+    source,
+    tag_list,
+    text,
+    wandb_name,
+)
 from .errors import ConfigError
-from .run_ids import AUTO, validate_run_id
 
 __all__ = ["BridgeConfig", "Devices", "Mode"]
 
-Mode = Literal["online", "offline", "disabled"]
-#: ``None`` (let Ultralytics choose), a tuple of GPU ids, or a device string such as ``"cpu"``.
-Devices = tuple[int, ...] | str | None
 
-# wandb itself accepts these historical spellings of the mode.
-_MODE_ALIASES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline", "disabled": "disabled"}
-_FORBIDDEN_NAME_CHARS = re.compile(r"[/\\#?%:]")
-_DEVICE_STRINGS = re.compile(r"^(cpu|mps|cuda|cuda:\d+)$")
-_HIDDEN = frozenset({"api_key"})
 #: Set by :meth:`BridgeConfig.resolve` for the one ``__init__`` it calls: the source of each value and the
 #: label of the config section (pydantic passes a validation context to ``__init__`` only this way).
 _ORIGINS: ContextVar[dict[str, Any] | None] = ContextVar("bridge_config_origins", default=None)
-
-
-@dataclasses.dataclass(frozen=True)
-class FromEnv:
-    """Field metadata: the environment variable that supplies the field when no other source does."""
-
-    variable: str
-
-
-def _source(info: ValidationInfo, key: str) -> str:
-    """Where the value of ``key`` came from; a direct ``BridgeConfig(...)`` call has keyword arguments only."""
-    sources: Mapping[str, str] = (info.context or {}).get("sources", {})
-    return sources.get(key, "keyword argument")
-
-
-def _parsed_by(parse: Callable[[Any, str, str], Any]) -> BeforeValidator:
-    """Run ``parse(raw, field, source)`` on a given value before pydantic's own type check; it raises
-    ConfigError, which names the field, the value and its source."""
-
-    def run(raw: Any, info: ValidationInfo) -> Any:
-        if raw is None:
-            return None  # unset; pydantic refuses it where the field needs a value
-        key = info.field_name or ""
-        return parse(raw, key, _source(info, key))
-
-    return BeforeValidator(run)
-
-
-def _text(raw: Any, key: str, where: str) -> str:
-    if not isinstance(raw, str):
-        shown = "<hidden>" if key in _HIDDEN else repr(raw)
-        raise ConfigError(f"{key}={shown} (from {where}) must be a string")
-    return raw
-
-
-def _path_text(raw: Any, key: str, where: str) -> str:
-    return _text(os.fspath(raw) if isinstance(raw, os.PathLike) else raw, key, where)
-
-
-def _wandb_name(raw: Any, key: str, where: str) -> str:
-    if not isinstance(raw, str) or _FORBIDDEN_NAME_CHARS.search(raw):
-        raise ConfigError(
-            f"{key}={raw!r} (from {where}) is not a valid W&B {key} name: it must be a string without any of "
-            "/ \\ # ? % :"
-        )
-    return raw
-
-
-def _no_project(label: str) -> ConfigError:
-    looked = "keyword argument project=" + (f", {label}.project" if label else "")
-    return ConfigError(
-        f"no W&B project configured: looked in {looked} and $WANDB_PROJECT. "
-        "Pass project='my-project' or set WANDB_PROJECT."
-    )
-
-
-def _project(raw: Any, info: ValidationInfo) -> str:
-    if not raw:
-        raise _no_project((info.context or {}).get("label", ""))
-    return _wandb_name(raw, "project", _source(info, "project"))
-
-
-def _mode(raw: Any, key: str, where: str) -> str:
-    mode = _MODE_ALIASES.get(str(raw).strip().lower())
-    if mode is None:
-        raise ConfigError(f"mode={raw!r} (from {where}) is not a W&B mode; use 'online', 'offline' or 'disabled'")
-    return mode
-
-
-def _base_url(raw: Any, key: str, where: str) -> str:
-    url = str(raw).rstrip("/")
-    if not re.match(r"^https?://", url):
-        raise ConfigError(f"base_url={url!r} (from {where}) must start with http:// or https://")
-    return url
-
-
-def _seconds(raw: Any, key: str, where: str) -> float:
-    try:
-        number = float(raw)
-    except (TypeError, ValueError, OverflowError):
-        number = math.nan
-    if isinstance(raw, bool) or not math.isfinite(number) or number <= 0:
-        raise ConfigError(f"{key}={raw!r} (from {where}) must be a positive number of seconds")
-    return number
-
-
-def _attempts(raw: Any, key: str, where: str) -> int:
-    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
-        raise ConfigError(f"{key}={raw!r} (from {where}) must be an integer >= 1")
-    return raw
-
-
-def _one_of(*allowed: str) -> BeforeValidator:
-    def check(raw: Any, key: str, where: str) -> str:
-        if not isinstance(raw, str) or raw not in allowed:
-            raise ConfigError(f"{key}={raw!r} (from {where}) must be one of {', '.join(allowed)}")
-        return raw
-
-    return _parsed_by(check)
-
-
-def _run_id(raw: Any, key: str, where: str) -> str:
-    return raw if raw == AUTO else validate_run_id(raw, where=f"run_id (from {where})")
-
-
-def _tags(raw: Any, key: str, where: str) -> tuple[str, ...]:
-    if isinstance(raw, str):
-        return tuple(t.strip() for t in raw.split(",") if t.strip())
-    if isinstance(raw, Iterable):
-        tags = tuple(raw)  # once: a generator can be read only once
-        if all(isinstance(t, str) for t in tags):
-            return tags
-    raise ConfigError(f"tags={raw!r} (from {where}) must be a list of strings or a comma-separated string")
-
-
-def _signals(raw: Any, key: str, where: str) -> tuple[str, ...]:
-    names = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, Iterable) else None
-    if names is None:
-        raise ConfigError(f"preemption_signals={raw!r} (from {where}) must be a list of signal names")
-    parsed = []
-    for name in names:
-        text = str(name).upper()
-        text = text if text.startswith("SIG") else "SIG" + text
-        if not isinstance(getattr(signal, text, None), signal.Signals) or text in ("SIGKILL", "SIGSTOP"):
-            raise ConfigError(
-                f"preemption_signals: {name!r} (from {where}) is not a signal that can be handled; "
-                "use names such as SIGTERM, SIGUSR1 (Slurm's --signal=USR1@60)"
-            )
-        parsed.append(text)
-    return tuple(parsed)
-
-
-def _devices(raw: Any, key: str, where: str) -> Devices:
-    problem = (
-        f"devices={raw!r} (from {where}) is not a device list: use GPU ids like [0, 1] or '0,1', "
-        "or a device string such as 'cpu', 'mps', 'cuda:0'"
-    )
-    if raw == "" or (isinstance(raw, list) and not raw):
-        return None
-    if isinstance(raw, bool):
-        raise ConfigError(problem)
-    if isinstance(raw, int):
-        if raw < 0:
-            raise ConfigError(problem)
-        return (raw,)
-    if isinstance(raw, str):
-        text = raw.strip().lower().replace(" ", "")
-        if _DEVICE_STRINGS.match(text):
-            return text
-        parts = [p for p in text.strip("[]").split(",") if p]
-        if parts and all(p.isdigit() for p in parts):
-            return _unique_ids([int(p) for p in parts], problem)
-        raise ConfigError(problem)
-    if isinstance(raw, Iterable):
-        items = list(raw)
-        if items and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in items):
-            return _unique_ids(items, problem)
-        if items and all(isinstance(i, str) and i.strip().isdigit() for i in items):
-            return _unique_ids([int(i) for i in items], problem)
-    raise ConfigError(problem)
-
-
-def _unique_ids(ids: list[int], problem: str) -> tuple[int, ...]:
-    if len(set(ids)) != len(ids):
-        raise ConfigError(problem + " (a GPU id is listed twice)")
-    return tuple(ids)
-
-
-Text = Annotated[str, _parsed_by(_text)]
-OptionalText = Annotated[str | None, _parsed_by(_text)]
-Seconds = Annotated[float, _parsed_by(_seconds)]
 
 
 class BridgeConfig(BaseModel):
@@ -217,43 +58,43 @@ class BridgeConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    project: Annotated[str, BeforeValidator(_project), FromEnv("WANDB_PROJECT")]
-    entity: Annotated[str | None, _parsed_by(_wandb_name), FromEnv("WANDB_ENTITY")] = None
+    project: Annotated[str, BeforeValidator(project_name), FromEnv("WANDB_PROJECT")]
+    entity: Annotated[str | None, parsed_by(wandb_name), FromEnv("WANDB_ENTITY")] = None
     #: The run's identity: given here, it beats wandb's ``WANDB_NAME``, ``WANDB_RUN_GROUP``, ``WANDB_JOB_TYPE``,
     #: ``WANDB_TAGS`` and ``WANDB_NOTES`` when the run is created and every time it is resumed.
     name: OptionalText = None
     group: OptionalText = None
     job_type: Text = "training"
-    tags: Annotated[tuple[str, ...], _parsed_by(_tags)] = ()
+    tags: Annotated[tuple[str, ...], parsed_by(tag_list)] = ()
     notes: OptionalText = None
-    mode: Annotated[Mode, _parsed_by(_mode), FromEnv("WANDB_MODE")] = "online"
-    base_url: Annotated[str | None, _parsed_by(_base_url), FromEnv("WANDB_BASE_URL")] = None
-    api_key: Annotated[str | None, _parsed_by(_text), FromEnv("WANDB_API_KEY")] = Field(default=None, repr=False)
-    devices: Annotated[Devices, _parsed_by(_devices)] = None
-    dir: Annotated[str | None, _parsed_by(_text), FromEnv("WANDB_DIR")] = None
+    mode: Annotated[Mode, parsed_by(mode_name), FromEnv("WANDB_MODE")] = "online"
+    base_url: Annotated[str | None, parsed_by(base_url_text), FromEnv("WANDB_BASE_URL")] = None
+    api_key: Annotated[str | None, parsed_by(text), FromEnv("WANDB_API_KEY")] = Field(default=None, repr=False)
+    devices: Annotated[Devices, parsed_by(device_list)] = None
+    dir: Annotated[str | None, parsed_by(text), FromEnv("WANDB_DIR")] = None
     #: Seconds ``wandb.init`` may take (new run and resume) before it fails.
     init_timeout: Seconds = 90.0
     #: Attempts to resume the run after training before giving up (backoff doubles from 1 s).
-    resume_attempts: Annotated[int, _parsed_by(_attempts)] = 3
+    resume_attempts: Annotated[int, parsed_by(attempt_count)] = 3
     #: After a signal (SIGTERM, Ctrl-C) the post-training resume gets this many seconds in all, counted from the
     #: signal (a preemption's stop included), then it is abandoned and the run's end is recorded in a local
     #: offline copy: schedulers SIGKILL ~30 s after SIGTERM. No single resume attempt waits longer either.
     resume_grace_seconds: Seconds = 20.0
     #: ``"auto"`` keeps the run open when training runs in this very process; ``"never"`` always
     #: finishes and resumes (the behaviour of the hand-written recipe).
-    fast_path: Annotated[Literal["auto", "never"], _one_of("auto", "never")] = "auto"
+    fast_path: Annotated[Literal["auto", "never"], one_of("auto", "never")] = "auto"
     #: What to do when the backend is unreachable at session start or at resume.
-    on_backend_error: Annotated[Literal["raise", "offline"], _one_of("raise", "offline")] = "raise"
+    on_backend_error: Annotated[Literal["raise", "offline"], one_of("raise", "offline")] = "raise"
     #: The run to create or continue: an id, ``"auto"`` (derived from the scheduler's job identity, see
     #: ``run_ids``), or ``None`` for a new run. Never read from ``WANDB_RUN_ID`` (stale ids leak between jobs).
-    run_id: Annotated[str | None, _parsed_by(_run_id)] = None
+    run_id: Annotated[str | None, parsed_by(run_id_text)] = None
     #: With ``run_id="auto"``: the environment variable holding your job's identity (e.g. a Kubernetes Job name).
     job_identity_env: OptionalText = None
     #: A checkpoint (e.g. Ultralytics' ``weights/last.pt``) whose run this session continues: the bridge
     #: recorded the run next to it when that training started.
-    resume_from: Annotated[str | None, _parsed_by(_path_text)] = None
+    resume_from: Annotated[str | None, parsed_by(path_text)] = None
     #: Signals that mean "this job is being preempted" while training runs in this process (by name).
-    preemption_signals: Annotated[tuple[str, ...], _parsed_by(_signals)] = ("SIGTERM",)
+    preemption_signals: Annotated[tuple[str, ...], parsed_by(signal_names)] = ("SIGTERM",)
     #: After a preemption signal, training gets this long to finish its step and save before it is cut off;
     #: part of ``resume_grace_seconds``, so it must be smaller (default: half of it).
     preemption_grace_seconds: Seconds = Field(default_factory=lambda valid: valid.get("resume_grace_seconds", 20) / 2)
@@ -272,7 +113,7 @@ class BridgeConfig(BaseModel):
             return self
 
         def where(key: str) -> str:
-            return _source(info, key) if key in self.model_fields_set else "default"
+            return source(info, key) if key in self.model_fields_set else "default"
 
         raise ConfigError(
             f"preemption_grace_seconds={self.preemption_grace_seconds:g} (from "
@@ -292,7 +133,7 @@ class BridgeConfig(BaseModel):
         return hash(self._compared())
 
     def _compared(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, key) for key in type(self).model_fields if key not in _HIDDEN)
+        return tuple(getattr(self, key) for key in type(self).model_fields if key not in HIDDEN)
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -352,13 +193,13 @@ def _config_error(error: ValidationError, context: Mapping[str, Any]) -> ConfigE
         return raised
     key = ".".join(str(part) for part in first["loc"])
     if first["type"] == "missing" and key == "project":
-        return _no_project(context.get("label", ""))
+        return no_project(context.get("label", ""))
     if first["type"] == "extra_forbidden":
         return ConfigError(
             f"unknown setting {key!r}; known settings are: {', '.join(sorted(BridgeConfig.field_names()))}"
         )
     field = str(first["loc"][0]) if first["loc"] else ""
-    shown = "<hidden>" if field in _HIDDEN else repr(first["input"])
+    shown = "<hidden>" if field in HIDDEN else repr(first["input"])
     where = context.get("sources", {}).get(field, "keyword argument")
     return ConfigError(f"{key or 'settings'}={shown} (from {where}): {first['msg']}")
 
