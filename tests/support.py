@@ -7,7 +7,7 @@ import socket
 import subprocess
 from typing import Any
 
-__all__ = ["child_process_count", "free_port", "open_run", "wandb_env"]
+__all__ = ["child_process_count", "free_port", "local_torchrun_args", "open_run", "wandb_env"]
 
 
 def wandb_env() -> dict[str, str]:
@@ -27,6 +27,11 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def local_torchrun_args(nproc: int = 2) -> list[str]:
+    """``torch.distributed.run`` arguments for ``nproc`` ranks on this machine, on a fresh rendezvous port."""
+    return ["--nproc_per_node", str(nproc), "--master_addr", "127.0.0.1", "--master_port", str(free_port())]
 
 
 def child_process_count() -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import free_port
+from support import free_port, local_torchrun_args
 
 from wandb_ddp_bridge import wandb_session
 
@@ -61,12 +61,7 @@ def test_single_node_torchrun_script_with_session_on_every_rank(wandb_server: An
     env = _env(tmp_path, "torchrun-one-node")
     proc = _torchrun(
         [
-            "--nproc_per_node",
-            "2",
-            "--master_addr",
-            "127.0.0.1",
-            "--master_port",
-            str(free_port()),
+            *local_torchrun_args(),
             str(SCRIPT),
             "session",
         ],
@@ -127,12 +122,7 @@ def test_orchestrator_handoff_launches_torchrun_child_that_attaches(wandb_server
             _wait(
                 _torchrun(
                     [
-                        "--nproc_per_node",
-                        "2",
-                        "--master_addr",
-                        "127.0.0.1",
-                        "--master_port",
-                        str(free_port()),
+                        *local_torchrun_args(),
                         str(SCRIPT),
                         "attach",
                     ],

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import free_port
+from support import local_torchrun_args
 
 from wandb_ddp_bridge.tools.datasets import make_detection_dataset
 
@@ -50,12 +50,7 @@ def _launch(tmp_path: Path, *, project: str, fast_path: str, mode: str = "cooper
         sys.executable,
         "-m",
         "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_addr",
-        "127.0.0.1",
-        "--master_port",
-        str(free_port()),
+        *local_torchrun_args(),
         str(SCRIPT),
     ]
     proc = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=200)
