@@ -46,11 +46,11 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), env={"NO_MKDOCS_2_WARNING": "1"})
 
 
-# Imports of old releases that newer ones (and so the dev venv) no longer need; installed --no-deps.
-# 8.3.199 and 8.3.253 draw results.png (plots=True, the panel tests) with scipy.ndimage; 8.4.139 and later do not.
 # What `compat` runs against each release: the Ultralytics suite and the restarts that train a real model.
 ULTRALYTICS_TESTS = ("tests/ultralytics", "tests/restarts/test_restarts_training.py")
 
+# Imports of old releases that newer ones (and so the dev venv) no longer need; installed --no-deps.
+# 8.3.199 and 8.3.253 draw results.png (plots=True, the panel tests) with scipy.ndimage; 8.4.139 and later do not.
 ULTRALYTICS_EXTRA = {
     "8.3.0": ["tqdm", "pandas", "seaborn", "scipy", "py-cpuinfo", "ultralytics-thop"],
     "8.3.199": ["scipy"],
