@@ -85,9 +85,8 @@ def _program(faults: SdkFaults, site: str | None, when: str, kind: str, tmp_path
     s = wandb_session(project="matrix", dir=str(tmp_path), fast_path="never", resume_grace_seconds=5)
     with s:
         s.log({"pre": 1})
-        with s.handoff():
-            with attachment.attached() as run:
-                run.log({"epoch": 1})
+        with s.handoff(), attachment.attached() as run:
+            run.log({"epoch": 1})
         s.log({"post": 1})
     return s, fault
 
