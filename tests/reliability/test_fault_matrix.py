@@ -130,3 +130,9 @@ def test_a_fault_at_every_call_site(
     assert set(want.written) <= logged, f"accepted before the fault, missing on the server: {want.written}"
     for key in want.written:
         assert sum(key in row for row in run.history) == 1, f"{key} recorded more than once: {run.history}"
+
+
+def test_the_reliability_page_lists_every_call_site() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "reliability.md").read_text()
+    rows = [line for line in page.splitlines() if line.startswith("| `") and "#" in line.split("|")[1]]
+    assert [row.split("`")[1] for row in rows] == SITES, rows
