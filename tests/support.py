@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
+from pathlib import Path
 from typing import Any
 
-__all__ = ["child_process_count", "free_port", "local_torchrun_args", "open_run", "wandb_env"]
+__all__ = ["child_process_count", "free_port", "local_torchrun_args", "open_run", "read_init_probes", "wandb_env"]
 
 
 def wandb_env() -> dict[str, str]:
@@ -38,3 +40,11 @@ def child_process_count() -> int:
     """How many processes this one has as direct children (a leaked worker or service shows here)."""
     done = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True)
     return len(done.stdout.split())
+
+
+def read_init_probes(folder: Path) -> list[dict[str, Any]]:
+    """The ``wandb.init`` probes (``tests/ultralytics/probe``) in the order the calls were made, by the time
+    each recorded: file names (``init-<pid>-<n>.json``) sort as strings, which is neither call order nor
+    stable across runs (pid 651 sorts after pid 1595)."""
+    records = [json.loads(path.read_text()) for path in folder.glob("init-*.json")]
+    return sorted(records, key=lambda record: record["time_ns"])

@@ -55,13 +55,14 @@ def detect_world(environ: os._Environ[str] | dict[str, str] | None = None) -> Wo
         if size_var not in env:
             raise ConfigError(
                 f"{rank_var}={env[rank_var]!r} is set but {size_var} is not: the {launcher} environment "
-                f"looks incomplete. Launch with {launcher} (which sets both) or unset {rank_var}."
+                f"looks incomplete (launcher variables seen: {_seen(env)}). Launch with {launcher} (which "
+                f"sets both) or unset {rank_var}."
             )
         size = _int_var(env, size_var, launcher)
         if size < 1 or not 0 <= rank < size:
             raise ConfigError(
-                f"{rank_var}={rank} and {size_var}={size} are inconsistent (need 0 <= rank < world size); "
-                f"check how {launcher} was invoked"
+                f"{rank_var}={rank} and {size_var}={size} are inconsistent (need 0 <= rank < world size; "
+                f"launcher variables seen: {_seen(env)}); check how {launcher} was invoked"
             )
         local = _int_var(env, local_var, launcher) if local_var in env else rank
         return World(rank=rank, world_size=size, local_rank=local, launcher=launcher)
@@ -95,7 +96,9 @@ def _int_var(env: Any, name: str, launcher: str) -> int:
     try:
         return int(env[name])
     except ValueError:
-        raise ConfigError(f"{name}={env[name]!r} set by {launcher} is not an integer") from None
+        raise ConfigError(
+            f"{name}={env[name]!r} set by {launcher} is not an integer (launcher variables seen: {_seen(env)})"
+        ) from None
 
 
 def _torch_distributed_world(env: Any) -> World | None:

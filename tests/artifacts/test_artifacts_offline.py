@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -109,14 +110,42 @@ def test_log_files_nothing_left_after_ignores(tmp_path: Path) -> None:
     run.log_artifact.assert_not_called()
 
 
-def test_log_model_file_with_aliases(offline_run: Any, tmp_path: Path) -> None:
+LOG_MODEL_OFFLINE = """
+import sys, wandb
+from wandb_ddp_bridge.artifacts import log_model
+run = wandb.init(project="aliases", dir=sys.argv[1], mode="offline")
+art = log_model(run, sys.argv[2], name="yolo-model", aliases=("latest", "best"))
+assert art.type == "model" and list(art.manifest.entries) == ["best.pt"], art.manifest.entries
+print(run.settings.sync_dir)
+run.finish()
+"""
+
+
+def test_log_model_file_with_aliases(tmp_path: Path) -> None:
+    """The aliases as the server records them once the offline copy is synced (``wandb sync``), not as a
+    mock received them."""
+    from wandb_ddp_bridge.testing import LocalWandbServer
+
     w = tmp_path / "best.pt"
     w.write_bytes(b"\0" * 64)
-    run = mock.MagicMock(wraps=offline_run)
-    run.settings.api_key = None
-    art = log_model(run, w, name="yolo-model", aliases=("latest", "best"))
-    assert art.type == "model" and list(_entries(art)) == ["best.pt"]
-    assert run.log_artifact.call_args.kwargs["aliases"] == ["latest", "best"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
+    env.update(WANDB_SILENT="true", WANDB_DISABLE_CODE="true", WANDB_DISABLE_GIT="true")
+    logged = subprocess.run(
+        [sys.executable, "-c", LOG_MODEL_OFFLINE, str(tmp_path), str(w)], env=env, capture_output=True, text=True
+    )
+    assert logged.returncode == 0, logged.stderr
+    with LocalWandbServer(tmp_path / "server") as server:
+        synced = subprocess.run(
+            [sys.executable, "-m", "wandb", "sync", logged.stdout.split()[-1]],
+            env={**env, **server.env()},
+            capture_output=True,
+            text=True,
+        )
+        assert synced.returncode == 0, synced.stderr
+        [run] = server.runs()
+        [model] = [a for a in run.artifacts if a.name == "yolo-model"]
+    assert model.type == "model" and set(model.aliases) == {"latest", "best"}, model
+    assert [e.path for e in model.entries] == ["best.pt"]
 
 
 # ---------------------------------------------------------------------------------------------- metadata
@@ -249,9 +278,14 @@ def test_checksum_false_needs_no_endpoint_and_no_credentials(offline_run: Any, m
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_S3_ENDPOINT_URL", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: any request would fail
-    started = time.monotonic()
+    import botocore.client
+
+    def no_request(client: Any, operation: str, params: Any) -> Any:
+        raise AssertionError(f"checksum=False must not call S3 ({operation})")
+
+    # every S3 request of boto3 goes through here: the claim is that none is made (no time bound needed)
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", no_request)
     art = log_s3_reference(offline_run, "s3://my-bucket/models/final.pt", name="final_model_ref", aliases=["prod"])
-    assert time.monotonic() - started < 10
     entry = art.manifest.entries["final.pt"]
     assert entry.ref == entry.digest == "s3://my-bucket/models/final.pt"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import local_torchrun_args
+from support import local_torchrun_args, read_init_probes
 
 from wandb_ddp_bridge.tools.datasets import make_detection_dataset
 
@@ -57,7 +57,7 @@ def _launch(tmp_path: Path, *, project: str, fast_path: str, mode: str = "cooper
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-8000:]
     ranks = {p["rank"]: p for p in (json.loads(f.read_text()) for f in probes.glob("rank*.json"))}
-    inits = [json.loads(f.read_text()) for f in sorted(probes.glob("init-*.json"))]
+    inits = read_init_probes(probes)
     return {"ranks": ranks, "inits": inits, "output": output}
 
 

@@ -59,6 +59,7 @@ class Finished:
 class SdkFaults:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
+        self.sequence: list[str] = []  # every call, in order: "point#n"
         self.armed: Fault | None = None
         self._armed_at = 0
         self.fired: list[Fault] = []
@@ -75,6 +76,7 @@ class SdkFaults:
 
     def reset(self) -> None:
         self.calls.clear()
+        self.sequence.clear()
         self.armed = None
         self.fired.clear()
         self.finished.clear()
@@ -88,6 +90,7 @@ class SdkFaults:
         self.armed = None
 
     def _due(self, point: str) -> Fault | None:
+        self.sequence.append(f"{point}#{self.calls[point]}")
         fault = self.armed
         if fault is None or fault.point != point or self.calls[point] - self._armed_at != fault.nth:
             return None

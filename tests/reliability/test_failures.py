@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shlex
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
+import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -119,19 +123,47 @@ def test_backend_errors_during_training_lose_no_row(wandb_server: Any, monkeypat
     assert any(r.status in (429, 500) for r in wandb_server.requests)
 
 
+def _restart_once_rows_arrive(server: Any, down_for: float) -> tuple[threading.Thread, list[float]]:
+    """Once the training child has opened its writer session on the server, stop the server for ``down_for``
+    seconds (1.5 s later) and start it again; the returned list gets the times it went down and came back."""
+    window: list[float] = []
+
+    def restart() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(len(run.sessions) > 1 for run in server.runs()):
+            time.sleep(0.05)
+        time.sleep(1.5)  # into its logging (30 rows, one each 0.2 s)
+        window.append(time.time())
+        server.stop()
+        time.sleep(down_for)
+        server.start()
+        window.append(time.time())
+
+    thread = threading.Thread(target=restart, daemon=True)
+    thread.start()
+    return thread, window
+
+
 def test_server_restart_mid_training_keeps_every_row(wandb_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     _fast_retries(monkeypatch)
     with wandb_session(project="restart") as s:
         with s.handoff():
-            restarter = threading.Timer(1.0, wandb_server.restart)
-            restarter.start()
-            done = _child(10, pause=0.2)
+            restarter, window = _restart_once_rows_arrive(wandb_server, down_for=2.0)
+            done = _child(30, pause=0.2)
             restarter.join()
             assert done.returncode == 0, done.stderr
         s.log({"post": 1})
     run = wandb_server.runs()[0]
-    assert [r["epoch"] for r in run.history if "epoch" in r] == list(range(10))
+    epochs = [r for r in run.history if "epoch" in r]
+    assert [r["epoch"] for r in epochs] == list(range(30))
     assert run.state == "finished"
+    # the outage overlapped the logging: rows were logged before it, during it and after it, and the
+    # training child's stream reached the server on both sides of it (the server's own request times)
+    down, up = window
+    logged = [r["_timestamp"] for r in epochs]
+    assert min(logged) < down and any(down <= t <= up for t in logged) and max(logged) > up, (logged, window)
+    streamed = [r.time for r in wandb_server.requests if r.operation == "file_stream" and r.run_path == run.path]
+    assert any(t < down for t in streamed) and any(t > up for t in streamed), (streamed, window)
 
 
 def test_unreachable_backend_at_resume_falls_back_offline_and_says_how_to_sync(
@@ -141,11 +173,29 @@ def test_unreachable_backend_at_resume_falls_back_offline_and_says_how_to_sync(
         project="resume-down", init_timeout=3, resume_attempts=2, dir=str(tmp_path), on_backend_error="offline"
     ) as s:
         run_id = s.id
+        s.log({"pre/metric": 1})
         with s.handoff():
+            assert _child(2).returncode == 0
             wandb_server.stop()
         assert s.run is not None and s.run.id == run_id
         s.log({"post/metric": 1})
-    assert f"wandb sync --id {run_id}" in caplog.text
+    [command] = re.findall(rf"wandb sync --id {run_id} .*", caplog.text)
+    wandb_server.start()  # the backend is back: the command the warning gave uploads the offline copy
+    synced = subprocess.run(
+        [sys.executable, "-m", "wandb", *shlex.split(command)[1:]], capture_output=True, text=True, timeout=120
+    )
+    assert synced.returncode == 0, synced.stderr
+    [run] = wandb_server.runs()
+    assert run.id == run_id and run.created_count == 1, run.sessions
+    rows = [r for r in run.history if not any(k.startswith("system") for k in r)]
+    # every accepted write, once: PRE and training online, POST from the offline copy
+    assert [k for r in rows for k in ("pre/metric", "epoch", "post/metric") if k in r] == [
+        "pre/metric",
+        "epoch",
+        "epoch",
+        "post/metric",
+    ], rows
+    assert run.summary["post/metric"] == 1
 
 
 def test_unreachable_backend_at_resume_raises_after_its_attempts(
@@ -161,21 +211,30 @@ def test_unreachable_backend_at_resume_raises_after_its_attempts(
 def test_backend_down_at_finish_returns_within_the_clients_retry_budget(
     wandb_server: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the client's own retry budget, made short: the bridge respects it and adds no wait of its own (the
-    # pytest timeout fails this if it did; how long it takes: benchmarks, failure bounds)
+    # the client's own retry budget, made short: the bridge respects it and adds no retry of its own (how
+    # long it takes: benchmarks, failure bounds)
+    retry_max = 2
     _fast_retries(
         monkeypatch,
-        WANDB__FILE_STREAM_RETRY_MAX="2",
-        WANDB__GRAPHQL_RETRY_MAX="2",
+        WANDB__FILE_STREAM_RETRY_MAX=str(retry_max),
+        WANDB__GRAPHQL_RETRY_MAX=str(retry_max),
         WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS="1",
         WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS="1",
-        WANDB__FILE_TRANSFER_RETRY_MAX="2",
+        WANDB__FILE_TRANSFER_RETRY_MAX=str(retry_max),
     )
     before = {k: v for k, v in os.environ.items() if k.startswith("WANDB_")}
     with wandb_session(project="finish-down") as s:
         s.summary["x"] = 1
         wandb_server.faults.outage(120)
     assert s.phase.name == "FINISHED" and {k: v for k, v in os.environ.items() if k.startswith("WANDB_")} == before
+    # the bound, as the server saw it: each request the finish makes is tried at most 1 + retry_max times,
+    # and the outage (120 s) outlasted them all: nothing kept retrying after the session returned
+    refused = Counter(r.operation for r in wandb_server.requests if r.fault)
+    assert refused and "file_stream" in refused, wandb_server.requests
+    assert max(refused.values()) <= 1 + retry_max, refused
+    ended = len(wandb_server.requests)
+    time.sleep(1.5)  # longer than one retry wait: a retry still pending would land now
+    assert len(wandb_server.requests) == ended, wandb_server.requests[ended:]
 
 
 def test_user_wandb_calls_inside_a_phase_are_detected(wandb_server: Any) -> None:

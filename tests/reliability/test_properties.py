@@ -61,7 +61,7 @@ from wandb_ddp_bridge import (  # noqa: E402
 )
 from wandb_ddp_bridge.env import HANDOFF_ENV_VAR  # noqa: E402
 from wandb_ddp_bridge.handoff import active_handoff  # noqa: E402
-from wandb_ddp_bridge.phases import Phase, RunState  # noqa: E402
+from wandb_ddp_bridge.phases import Phase  # noqa: E402
 from wandb_ddp_bridge.session import Session, active_session  # noqa: E402
 
 attach_module = importlib.import_module("wandb_ddp_bridge.attachment")
@@ -179,9 +179,16 @@ class Program(RuleBasedStateMachine):
         self.s: Session | None = None
         self.h: handoff.Handoff | None = None
         self.ended: Session | None = None
+        self.ended_before_entering = False
+        self.fast_path = "auto"
         self.failed = False
         self.finish_mark = 0
         self.counter = 0
+        # the model: what the program did, from which the checks follow (never the library's own state)
+        self.run_id: str | None = None  # the session's run, once created
+        self.lost = False  # a fault stopped the parent taking its run back after training
+        self.holding = False  # the parent keeps its run open during the handoff (fast path, not released)
+        self.accepted: dict[str, str] = {}  # key -> "history" | "summary": writes the API accepted
         STATS["examples"] += 1
 
     # ----------------------------------------------------------------------------------- helpers
@@ -211,7 +218,7 @@ class Program(RuleBasedStateMachine):
             return
         if misuse and isinstance(raised, PhaseError):
             return
-        if self.s is not None and self.s.state is RunState.LOST and isinstance(raised, BackendError):
+        if self.lost and isinstance(raised, BackendError):
             assert "could not be resumed after training" in str(raised)
             return  # the run could not be taken back: post-phase calls say so instead of logging into nothing
         fired = self._fired_since(mark)
@@ -222,20 +229,34 @@ class Program(RuleBasedStateMachine):
         """Leave the ``with s.handoff():`` block with ``exc``: what propagates from it (``with`` semantics)."""
         h, self.h = self.h, None
         assert h is not None
-        try:
-            h.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
-        except BaseException as error:
-            return error
+        self.holding = False
+        with self._taking_back():
+            try:
+                h.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+            except BaseException as error:
+                return error
         return exc
 
     def _exit_session(self, exc: BaseException | None) -> BaseException | None:
         s = self.s
         assert s is not None
-        try:
-            s.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
-        except BaseException as error:
-            return error
+        with self._taking_back():  # a handoff left open: the session takes the run back itself
+            try:
+                s.__exit__(type(exc) if exc else None, exc, exc.__traceback__ if exc else None)
+            except BaseException as error:
+                return error
         return exc
+
+    @contextmanager
+    def _taking_back(self) -> Iterator[None]:
+        """The model's rule for a lost run: a fault before the parent's own resume (the run is not taken
+        back; after it, the resumed run is recovered). The training child's resume (attach) is in ``train``."""
+        mark = len(self.faults.fired)
+        try:
+            yield
+        finally:
+            if any((f.point, f.when) == ("resume", "before") for f in self.faults.fired[mark:]):
+                self.lost = True
 
     def _propagate(self, exc: BaseException) -> None:
         """An exception leaves the program's innermost block and every enclosing one (nobody catches it)."""
@@ -249,12 +270,12 @@ class Program(RuleBasedStateMachine):
     def _session_over(self, entered: bool = True) -> None:
         s = self.s
         assert s is not None
-        self.s, self.ended = None, s
+        self.s, self.ended, self.ended_before_entering = None, s, not entered
         assert s.phase is (Phase.FINISHED if entered else Phase.NEW), s.phase
         finished = self.faults.finished[self.finish_mark :]
         assert len({id(f.run) for f in finished}) == len(finished), f"a run object finished twice: {finished}"
         own = [f for f in finished if s.id is not None and f.run_id == s.id]
-        if own and RunState.LOST not in s._owner.history:
+        if own and not self.lost:
             last = own[-1].exit_code
             assert (last != 0) == self.failed, f"the run ended with {last} but failed={self.failed}"
         if self.backend.server is not None and s.id is not None:
@@ -265,20 +286,35 @@ class Program(RuleBasedStateMachine):
         [run] = [r for r in self.backend.server.runs() if r.id == s.id]
         assert run.created_count == 1 and not run.overlapping, run.sessions
         assert all(x.complete for x in run.sessions), run.sessions
-        if RunState.LOST not in s._owner.history:
+        if not self.lost:
             assert (run.sessions[-1].exit_code != 0) == self.failed, (run.sessions, self.failed)
             assert run.state == ("failed" if self.failed else "finished"), run.state
+        # the data invariant: every write the API accepted is on the server, once
+        history_keys = [key for row in run.history for key in row]
+        for key, where in self.accepted.items():
+            if where == "history":
+                assert history_keys.count(key) == 1, f"logged {key!r}: {history_keys.count(key)} rows on the server"
+            else:
+                assert run.summary.get(key) == 1, f"summary[{key!r}] accepted, on the server: {run.summary}"
 
     def _start(self, fast_path: str) -> None:
+        self.fast_path = fast_path
         s = wandb_session(project=self._new_project(), fast_path=fast_path, **self.backend.kwargs)
         self.s, self.failed, self.finish_mark = s, False, len(self.faults.finished)
         self.expected_env = wandb_env()  # as it is when this session starts
+        self._enter(s)
+
+    def _enter(self, s: Session) -> BaseException | None:
+        self.lost, self.holding, self.accepted = False, False, {}
         mark = len(self.faults.fired)
         raised = self._call(s.__enter__)
         self._check_raised(raised, None, mark)
         if raised is not None:
             self.failed = True
             self._session_over(entered=False)
+        else:
+            self.run_id = s.id
+        return raised
 
     # -------------------------------------------------------------------------------------- rules
     @initialize(
@@ -313,10 +349,13 @@ class Program(RuleBasedStateMachine):
         handed = None if model == "none" else FakeModel(spawns=model == "spawns")
         h = self.s.handoff(handed)
         mark = len(self.faults.fired)
-        raised = self._call(h.__enter__)
+        with self._taking_back():  # a handoff that fails after closing the run takes it back at once
+            raised = self._call(h.__enter__)
         self._check_raised(raised, None, mark)
         if raised is None:
             self.h = h
+            # the fast path: an integration that trains in this process keeps the run open
+            self.holding = handed is not None and self.fast_path == "auto" and not self.lost
             return
         self.failed = True  # a handoff that failed to start ends the run failed, like a failed training
         assert self.s.phase is Phase.POST, self.s.phase
@@ -333,6 +372,7 @@ class Program(RuleBasedStateMachine):
         try:
             if work:
                 if self.h.model is not None:
+                    self.holding = self.holding and not self.h.model.spawns  # a launch releases the run first
                     self.h.train()
                 else:
                     _child_trains()
@@ -376,6 +416,8 @@ class Program(RuleBasedStateMachine):
             assert isinstance(raised, PhaseError), raised
         else:
             self._check_raised(raised, None, mark)
+            if raised is None and how != "read":
+                self.accepted[key] = "history" if how == "log" else "summary"
         if raised is not None and not caught:
             self._propagate(raised)
 
@@ -448,13 +490,10 @@ class Program(RuleBasedStateMachine):
             "handoff": lambda: s.handoff().__enter__(),
             "summary": lambda: s.summary.__setitem__("late", 1),
         }
-        if s.phase is Phase.NEW and call == "enter":  # a start that failed may be retried
-            mark, env, finish_mark = len(self.faults.fired), wandb_env(), len(self.faults.finished)
-            raised = self._call(actions[call])
-            self._check_raised(raised, None, mark)
-            if raised is None:
-                self.ended = None
-                self.s, self.failed, self.finish_mark, self.expected_env = s, False, finish_mark, env
+        if self.ended_before_entering and call == "enter":  # a start that failed may be retried
+            self.ended = None
+            self.s, self.failed, self.finish_mark, self.expected_env = s, False, len(self.faults.finished), wandb_env()
+            self._enter(s)
             return
         raised = self._call(actions[call])
         assert isinstance(raised, PhaseError), raised
@@ -470,16 +509,21 @@ class Program(RuleBasedStateMachine):
             assert FakeIntegration.prepared == 0
             return
         assert active_session() is self.s
+        run = open_run()
         if self.h is not None:
             assert self.s.phase is Phase.HANDOFF and active_handoff() is self.h
-            if self.h.holds_run:
-                assert open_run() is self.s._owner.held_run
+            if self.holding:
+                assert run is not None and run.id == self.run_id, run
+            else:
+                assert run is None, f"the run was handed off, yet {run} is open in the parent"
             return
         assert self.s.phase in (Phase.PRE, Phase.POST), self.s.phase
         assert active_handoff() is None and FakeIntegration.prepared == 0
         assert HANDOFF_ENV_VAR not in os.environ
-        if self.s.run is not None:
-            assert open_run() is self.s.run
+        if self.lost:
+            assert run is None, f"the run was not taken back, yet {run} is open"
+        else:
+            assert run is not None and run.id == self.run_id and self.s.run is run, (run, self.run_id)
 
     def teardown(self) -> None:
         for fault in self.faults.fired:

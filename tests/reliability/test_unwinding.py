@@ -242,15 +242,15 @@ def test_sigterm_resume_is_abandoned_after_the_grace_period(
         resume_grace_seconds=2,
         fast_path="never",
     )
-    started = 0.0
     with pytest.raises(Terminated), s, s.handoff():
         wandb_server.faults.outage(300)  # the resume would retry for 3 x 60 s
-        started = time.monotonic()
         os.kill(os.getpid(), signal.SIGTERM)
         time.sleep(5)
-    waited = time.monotonic() - started
     assert_all_closed(s, env_before)
-    assert waited < 45, f"the resume was not abandoned ({waited:.0f} s)"  # unbounded: 180 s and more
+    # abandoned within the grace, not by attempts running out: the first attempt was bounded by the grace and
+    # no second one started (unbounded, attempt 1 alone waits init_timeout=60 s; how long it took: benchmarks)
+    assert f"gave up resuming run {s.id}" in caplog.text
+    assert "resume attempt 2/3 failed" not in caplog.text, caplog.text
     assert f"wandb sync --id {s.id}" in caplog.text
     assert "resume_grace_seconds=2" in caplog.text
     [offline] = list((tmp_path / "wandb").glob(f"offline-run-*-{s.id}*"))
@@ -270,19 +270,17 @@ def test_sigterm_during_a_slow_resume_is_honoured_after_the_grace_period(
         resume_grace_seconds=3,
         fast_path="never",
     )
-    signalled: list[float] = []
 
     def sigterm() -> None:
-        signalled.append(time.monotonic())
         os.kill(os.getpid(), signal.SIGTERM)
 
     with pytest.raises(Terminated), s, s.handoff():
         wandb_server.faults.outage(300)
         threading.Timer(1.0, sigterm).start()  # lands while the first resume attempt waits for the backend
-    waited = time.monotonic() - signalled[0]
     assert active_session() is None and open_run() is None
-    assert waited < 60, f"the resume was not abandoned ({waited:.0f} s; unbounded: 3 x 120 s)"
+    # the first attempt was cut off by the grace (unbounded: 3 x 120 s, past the pytest timeout)
     assert f"gave up resuming run {s.id}" in caplog.text
+    assert "resume attempt 2/3 failed" not in caplog.text, caplog.text
     # an offline copy with the sync command, or (where wandb still holds the attempt) how to record the end
     assert f"wandb sync --id {s.id}" in caplog.text or "run.finish(exit_code=143)" in caplog.text
 

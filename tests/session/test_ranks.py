@@ -123,3 +123,20 @@ def test_a_session_whose_rank_is_unknown_opens_nothing(monkeypatch: pytest.Monke
         session.__enter__()
     assert session.phase is Phase.NEW and active_session() is None
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "launcher_env",
+    [
+        pytest.param({"RANK": "0"}, id="world-size-missing"),
+        pytest.param({"RANK": "2", "WORLD_SIZE": "2"}, id="rank-outside-the-world"),
+        pytest.param({"RANK": "zero", "WORLD_SIZE": "2"}, id="rank-not-an-integer"),
+    ],
+)
+def test_a_rank_error_names_every_launcher_variable_it_saw(launcher_env: dict[str, str]) -> None:
+    env = {**launcher_env, "MASTER_ADDR": "10.0.0.1", "MASTER_PORT": "29500"}
+    with pytest.raises(ConfigError) as raised:
+        ranks.detect_world(env)
+    message = str(raised.value)
+    assert "MASTER_ADDR=10.0.0.1" in message and "MASTER_PORT=29500" in message, message
+    assert f"RANK={launcher_env['RANK']}" in message, message

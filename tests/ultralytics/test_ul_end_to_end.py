@@ -69,14 +69,18 @@ def test_in_process_training_in_a_clean_process(wandb_server: Any, tmp_path: Pat
     ]
 
 
-def _assert_only_rank_zero_attached(results: list[dict[str, Any]], probes: list[dict[str, Any]]) -> None:
-    """Per scenario: the parent created and resumed its run, global rank 0 of the workers attached to it once,
-    rank 1 never called wandb.init."""
+def _assert_only_rank_zero_attached(results: dict[str, dict[str, Any]], probes: list[dict[str, Any]]) -> None:
+    """Per scenario (project -> result): the parent created and resumed its run, global rank 0 of the workers
+    attached to it once, rank 1 never called wandb.init. Matched by project and run id, never by the order
+    in which scenarios or processes happened to write their probes."""
     parent = [p for p in probes if p["rank"] is None]
     workers = [p for p in probes if p["rank"] is not None]
-    expected = [[(None, None), (r["pre_id"], "must")] for r in results]
-    assert [(p["id"], p["resume"]) for p in parent] == [pair for pairs in expected for pair in pairs]
-    assert [(p["rank"], p["id"], p["resume"]) for p in workers] == [("0", r["pre_id"], "must") for r in results]
+    assert {p["project"] for p in parent} == set(results), parent
+    for project, result in results.items():
+        calls = [(p["id"], p["resume"]) for p in parent if p["project"] == project]
+        assert calls == [(None, None), (result["pre_id"], "must")], (project, calls)
+    attached = sorted((p["rank"], p["id"], p["resume"]) for p in workers)
+    assert attached == sorted(("0", r["pre_id"], "must") for r in results.values()), workers
 
 
 def test_ddp_training_through_ultralytics_launcher_has_the_native_panels(wandb_server: Any, tmp_path: Path) -> None:
@@ -86,11 +90,11 @@ def test_ddp_training_through_ultralytics_launcher_has_the_native_panels(wandb_s
             tmp_path / "native", native_server, project=PROJECT, native=True, ddp=True, plots=True
         )
         native_run = assert_one_run_with_every_phase(native_server, result, project=PROJECT)
-        _assert_only_rank_zero_attached([result], probes)
+        _assert_only_rank_zero_attached({PROJECT: result}, probes)
         _native_crash_contained(native_run, True)
     result, probes = run_scenario_subprocess(tmp_path / "bridged", wandb_server, project=PROJECT, ddp=True, plots=True)
     bridged_run = assert_one_run_with_every_phase(wandb_server, result, project=PROJECT)
-    _assert_only_rank_zero_attached([result], probes)
+    _assert_only_rank_zero_attached({PROJECT: result}, probes)
     assert_panels_include(bridged_run, native_run)
 
 
@@ -103,7 +107,7 @@ def test_ddp_training_of_every_other_task(wandb_server: Any, tmp_path: Path) -> 
     for task in tasks:
         project = f"{PROJECT}-{task}"
         assert_one_run_with_every_phase(OneProject(wandb_server, project), results[task], project=project)
-    _assert_only_rank_zero_attached([results[task] for task in tasks], probes)
+    _assert_only_rank_zero_attached({f"{PROJECT}-{task}": results[task] for task in tasks}, probes)
 
 
 def test_seed_style_plain_train_with_the_native_callback(wandb_server: Any, tmp_path: Path) -> None:

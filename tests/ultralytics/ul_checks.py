@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from support import read_init_probes
+
 HERE = Path(__file__).resolve().parent
 PROBE = HERE / "probe"
 
@@ -137,7 +139,7 @@ def run_scenario_subprocess(
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-6000:]
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT "))
-    records = [json.loads(p.read_text()) for p in sorted(probes.glob("init-*.json"))]
+    records = read_init_probes(probes)
     return json.loads(line[len("RESULT ") :]), records
 
 

@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import sys
+import time
 from typing import Any
 
 _DIR = os.environ.get("UL_PROBE_DIR")
@@ -28,6 +29,7 @@ def _record(kwargs: dict[str, Any]) -> None:
         "id": kwargs.get("id"),
         "resume": kwargs.get("resume"),
         "project": kwargs.get("project"),
+        "time_ns": time.time_ns(),  # one clock for every process: the order of the calls, whatever the pids
     }
     path = os.path.join(_DIR, f"init-{os.getpid()}-{next(_counter)}.json")
     with open(path, "w", encoding="utf-8") as file:
