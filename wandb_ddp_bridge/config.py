@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
+from .artifacts.plain import is_omegaconf
 from .artifacts.redact import plain
 from .config_fields import (
     HIDDEN,
+    JOB_TYPE_MAX,
+    NAME_MAX,
     Devices,
     FromEnv,
     Mode,
     OptionalText,
     Seconds,
-    Text,
     attempt_count,
     base_url_text,
     device_list,
@@ -37,6 +39,7 @@ from .config_fields import (
     path_text,
     project_name,
     run_id_text,
+    run_label,
     signal_names,
     source,
     tag_list,
@@ -50,6 +53,8 @@ __all__ = ["BridgeConfig", "Devices", "Mode"]
 
 #: Set by :meth:`BridgeConfig.resolve` for the one ``__init__`` it calls: the source of each value and the
 #: label of the config section (pydantic passes a validation context to ``__init__`` only this way).
+_MISSING = "???"  # OmegaConf's MISSING: a structured config's mandatory value that was never given
+
 _ORIGINS: ContextVar[dict[str, Any] | None] = ContextVar("bridge_config_origins", default=None)
 
 
@@ -62,9 +67,9 @@ class BridgeConfig(BaseModel):
     entity: Annotated[str | None, parsed_by(wandb_name), FromEnv("WANDB_ENTITY")] = None
     #: The run's identity: given here, it beats wandb's ``WANDB_NAME``, ``WANDB_RUN_GROUP``, ``WANDB_JOB_TYPE``,
     #: ``WANDB_TAGS`` and ``WANDB_NOTES`` when the run is created and every time it is resumed.
-    name: OptionalText = None
-    group: OptionalText = None
-    job_type: Text = "training"
+    name: Annotated[str | None, parsed_by(run_label(NAME_MAX))] = None
+    group: Annotated[str | None, parsed_by(run_label(NAME_MAX))] = None
+    job_type: Annotated[str, parsed_by(run_label(JOB_TYPE_MAX))] = "training"
     tags: Annotated[tuple[str, ...], parsed_by(tag_list)] = ()
     notes: OptionalText = None
     mode: Annotated[Mode, parsed_by(mode_name), FromEnv("WANDB_MODE")] = "online"
@@ -156,10 +161,10 @@ class BridgeConfig(BaseModel):
             return cfg
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
-        section, label = _find_section(cfg)
-        known = set(cls.field_names())
+        known = cls.field_names()
+        section, unreadable, label = _find_section(cfg, known)
         for key, value in section.items():
-            if key in known and value is not None:  # application sections carry keys of their own: not ours
+            if value is not None:
                 values[key], sources[key] = value, f"{label}.{key}"
         for key, value in overrides.items():
             if key not in known:
@@ -169,9 +174,13 @@ class BridgeConfig(BaseModel):
                 )
             if value is not None:
                 values[key], sources[key] = value, "keyword argument"
-        for key, var in cls.env_variables().items():
+        variables = cls.env_variables()
+        for key, var in variables.items():
             if key not in values and os.environ.get(var):
                 values[key], sources[key] = os.environ[var], f"${var}"
+        for key, why in unreadable.items():
+            if key not in values:  # a keyword argument or the environment stood in for it
+                raise _unreadable(f"{label}.{key}", why, key, variables.get(key))
         token = _ORIGINS.set({"sources": sources, "label": label})
         try:
             return cls(**values)
@@ -204,37 +213,86 @@ def _config_error(error: ValidationError, context: Mapping[str, Any]) -> ConfigE
     return ConfigError(f"{key or 'settings'}={shown} (from {where}): {first['msg']}")
 
 
-def _find_section(cfg: Any) -> tuple[Mapping[str, Any], str]:
-    """Return the mapping that holds the W&B settings and a label saying where it came from."""
+def _unreadable(where: str, why: str, key: str, variable: str | None) -> ConfigError:
+    instead = f"pass {key}=... or set ${variable}" if variable else f"pass {key}=..."
+    return ConfigError(f"{key} (from {where}) {why}, and nothing else gives {key}: set it there, or {instead}")
+
+
+def _find_section(cfg: Any, keys: Iterable[str]) -> tuple[dict[str, Any], dict[str, str], str]:
+    """The bridge's ``keys`` read from the W&B section of ``cfg``, the keys that could not be read (an
+    OmegaConf ``???`` or unresolvable interpolation) with the reason, and a label saying where they came from.
+    Only ``keys`` are read: an application's section carries settings of its own, which stay unresolved."""
     if cfg is None:
-        return {}, ""
+        return {}, {}, ""
     if isinstance(cfg, BridgeConfig):
-        return {f: getattr(cfg, f) for f in BridgeConfig.field_names()}, "BridgeConfig"
+        return {f: getattr(cfg, f) for f in BridgeConfig.field_names()}, {}, "BridgeConfig"
     nested = _get(cfg, "wandb")
-    if nested is not None:
-        return _as_mapping(nested, "cfg.wandb"), "cfg.wandb"
-    return _as_mapping(cfg, "cfg"), "cfg"
+    section, label = (nested, "cfg.wandb") if nested is not None else (cfg, "cfg")
+    values: dict[str, Any] = {}
+    unreadable: dict[str, str] = {}
+    present = _keys(section, label)
+    for key in keys:
+        if key not in present:
+            continue
+        try:
+            values[key] = _read(section, key)
+        except _Unset as unset:
+            unreadable[key] = str(unset)
+    return values, unreadable, label
+
+
+class _Unset(Exception):
+    """A key that is there but has no value yet (OmegaConf ``???``, an interpolation that cannot resolve)."""
 
 
 def _get(obj: Any, key: str) -> Any:
-    if isinstance(obj, Mapping) or (hasattr(obj, "keys") and hasattr(obj, "__getitem__")):
-        try:
-            return obj[key] if key in obj else None
-        except Exception:  # OmegaConf raises on missing mandatory values; treat as absent here
-            return None
-    if dataclasses.is_dataclass(obj) or hasattr(obj, "__dict__"):
-        return getattr(obj, key, None)
-    return None
+    """``obj[key]`` or ``obj.key``; ``None`` when absent or unreadable (then ``obj`` itself is the section)."""
+    try:
+        return _item(obj, key) if key in _keys(obj, "cfg") else None
+    except Exception:  # OmegaConf's own errors for a ``???`` or broken ``wandb`` node, a type we cannot read
+        return None
 
 
-def _as_mapping(obj: Any, label: str) -> Mapping[str, Any]:
+def _keys(obj: Any, label: str) -> set[str]:
+    # an OmegaConf ``key in cfg`` is False for a ``???`` value; ``keys()`` lists it
     if isinstance(obj, Mapping) or (hasattr(obj, "keys") and hasattr(obj, "__getitem__")):
-        return {str(k): plain(obj[k]) for k in obj.keys()}
+        return {str(k) for k in obj.keys()}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return {f.name for f in dataclasses.fields(obj)}
     if hasattr(obj, "__dict__"):
-        return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+        return {k for k in vars(obj) if not k.startswith("_")}
     raise ConfigError(
         f"cannot read W&B settings from {label} of type {type(obj).__name__}: pass a mapping, a dataclass, "
         "a SimpleNamespace, an OmegaConf config, or keyword arguments"
     )
+
+
+def _read(obj: Any, key: str) -> Any:
+    """One value, plain; raises :class:`_Unset` for OmegaConf's ``???`` (also in a plain dataclass built from a
+    structured config's declaration) and for an interpolation that cannot be resolved."""
+    try:
+        value = _item(obj, key)
+        if is_omegaconf(value):  # a nested node (the tags list): resolved strictly, ``???`` included
+            from omegaconf import OmegaConf
+
+            value = OmegaConf.to_container(value, resolve=True, throw_on_missing=True)
+    except Exception as exc:
+        if not is_omegaconf(exc):
+            raise
+        raise _Unset(_omegaconf_reason(exc)) from None
+    if isinstance(value, str) and value == _MISSING:
+        raise _Unset(f"is {_MISSING!r} (a mandatory value that was never given)")
+    return plain(value)
+
+
+def _item(obj: Any, key: str) -> Any:
+    if isinstance(obj, Mapping) or (hasattr(obj, "keys") and hasattr(obj, "__getitem__")):
+        return obj[key]
+    return getattr(obj, key)
+
+
+def _omegaconf_reason(exc: Exception) -> str:
+    if type(exc).__name__ == "MissingMandatoryValue":
+        return f"is {_MISSING!r} (a mandatory value that was never given)"
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"cannot be resolved ({type(exc).__name__}: {first_line})"

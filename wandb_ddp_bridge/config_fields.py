@@ -21,6 +21,9 @@ from .run_ids import AUTO, validate_run_id
 
 __all__ = [
     "HIDDEN",
+    "JOB_TYPE_MAX",
+    "NAME_MAX",
+    "TAG_MAX",
     "Devices",
     "FromEnv",
     "Mode",
@@ -37,6 +40,7 @@ __all__ = [
     "path_text",
     "project_name",
     "run_id_text",
+    "run_label",
     "signal_names",
     "source",
     "tag_list",
@@ -50,7 +54,16 @@ Devices = tuple[int, ...] | str | None
 
 # wandb itself accepts these historical spellings of the mode.
 _MODE_ALIASES = {"online": "online", "run": "online", "offline": "offline", "dryrun": "offline", "disabled": "disabled"}
-_FORBIDDEN_NAME_CHARS = re.compile(r"[/\\#?%:]")
+# W&B's own limits, checked here so a bad name is a ConfigError before any run exists (the backend's answer
+# would be a BackendError that blames the URL or the key). wandb 0.31 `wandb/sdk/wandb_settings.py`
+# (`validate_project`: at most 128 characters, none of / \\ # ? % :; `validate_run_tags`: 1 to 64 characters)
+# and `wandb/sdk/artifacts/_validators.py` (`NAME_MAXLEN = 128`, `INVALID_URL_CHARS` adds CR and LF); the
+# backend's 64-character job type (wandb/wandb#6402, a maintainer's answer) and 128-character run name and
+# group (the backend's limit, NVIDIA-NeMo/Skills#842). Run ids: :mod:`.run_ids`.
+_FORBIDDEN_NAME_CHARS = re.compile(r"[/\\#?%:\r\n]")
+NAME_MAX = 128
+JOB_TYPE_MAX = 64
+TAG_MAX = 64
 _DEVICE_STRINGS = re.compile(r"^(cpu|mps|cuda|cuda:\d+)$")
 #: Fields whose values no message shows.
 HIDDEN = frozenset({"api_key"})
@@ -94,12 +107,34 @@ def path_text(raw: Any, key: str, where: str) -> str:
 
 
 def wandb_name(raw: Any, key: str, where: str) -> str:
+    """A project or entity name: at most 128 characters, none that W&B reserves for its URLs (an empty
+    project is "no project", refused by :func:`project_name`)."""
     if not isinstance(raw, str) or _FORBIDDEN_NAME_CHARS.search(raw):
         raise ConfigError(
-            f"{key}={raw!r} (from {where}) is not a valid W&B {key} name: it must be a string without any of "
-            "/ \\ # ? % :"
+            f"{key}={raw!r} (from {where}) is not a valid W&B {key} name: it must be a string without line "
+            "breaks or any of / \\ # ? % :"
         )
-    return raw
+    return _at_most(raw, NAME_MAX, key, where)
+
+
+def run_label(limit: int) -> Callable[[Any, str, str], str]:
+    """The parser of a run's display name, group or job type: one line of at most ``limit`` characters."""
+
+    def parse(raw: Any, key: str, where: str) -> str:
+        value = text(raw, key, where)
+        if any(not char.isprintable() for char in value):
+            raise ConfigError(f"{key}={value!r} (from {where}) contains a line break or control character")
+        return _at_most(value, limit, key, where)
+
+    return parse
+
+
+def _at_most(value: str, limit: int, key: str, where: str) -> str:
+    if len(value) > limit:
+        raise ConfigError(
+            f"{key}={value[:24]!r}... (from {where}) has {len(value)} characters: W&B accepts at most {limit}"
+        )
+    return value
 
 
 def no_project(label: str) -> ConfigError:
@@ -160,13 +195,20 @@ def run_id_text(raw: Any, key: str, where: str) -> str:
 
 
 def tag_list(raw: Any, key: str, where: str) -> tuple[str, ...]:
+    tags: tuple[Any, ...] | None = None
     if isinstance(raw, str):
-        return tuple(t.strip() for t in raw.split(",") if t.strip())
-    if isinstance(raw, Iterable):
+        tags = tuple(t.strip() for t in raw.split(",") if t.strip())
+    elif isinstance(raw, Iterable):
         tags = tuple(raw)  # once: a generator can be read only once
-        if all(isinstance(t, str) for t in tags):
-            return tags
-    raise ConfigError(f"tags={raw!r} (from {where}) must be a list of strings or a comma-separated string")
+    if tags is None or not all(isinstance(t, str) for t in tags):
+        raise ConfigError(f"tags={raw!r} (from {where}) must be a list of strings or a comma-separated string")
+    for tag in tags:
+        if not 1 <= len(tag) <= TAG_MAX:
+            shown = repr(tag[:24]) + ("..." if len(tag) > 24 else "")
+            raise ConfigError(
+                f"tags: {shown} (from {where}) has {len(tag)} characters: W&B accepts tags of 1 to {TAG_MAX} characters"
+            )
+    return tags
 
 
 def signal_names(raw: Any, key: str, where: str) -> tuple[str, ...]:

@@ -6,19 +6,21 @@ Kept apart from the owner's state machine: this is only "which run, created how"
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import _log, _wandb
 from .attempts import run_identity
 from .config import BridgeConfig
-from .errors import BackendError, PhaseError
+from .env import HANDOFF_ENV_VAR, read_descriptor
+from .errors import AttachError, BackendError, PhaseError
 from .run_ids import RunIdentity
 
 if TYPE_CHECKING:
     from wandb.sdk.wandb_run import Run
 
-__all__ = ["Opened", "check_adopted", "open_new"]
+__all__ = ["Opened", "check_adopted", "open_new", "refuse_inside_handoff"]
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,30 @@ def check_adopted(run: Run | None) -> None:
         )
 
 
+def refuse_inside_handoff() -> None:
+    """A process started inside a handoff (it inherited the parent's descriptor, ``WANDB_RUN_ID`` and
+    ``WANDB_RESUME=must``) joins the parent's run with ``attach()``; a session of its own would make
+    ``wandb.init`` resume the parent's id in the child's project, or fail with a misleading "run not found".
+    A descriptor that names another run than ``WANDB_RUN_ID`` is a leftover, handled as a stale variable."""
+    try:
+        descriptor = read_descriptor()
+    except AttachError:
+        return  # damaged: it vouches for nothing
+    if descriptor is None or descriptor.run_id != os.environ.get("WANDB_RUN_ID"):
+        return
+    raise PhaseError(
+        f"wandb_session(): this process was started inside the handoff of run {descriptor.run_id!r} "
+        f"(project {descriptor.project!r}; ${HANDOFF_ENV_VAR}, $WANDB_RUN_ID and $WANDB_RESUME come from the "
+        "parent's session), so that run belongs to the parent. Log to it from here with "
+        "`wandb_ddp_bridge.attach()` (and `detach()` when done) instead of opening a session; if these "
+        f"variables are left over from an earlier job, unset them (`unset {HANDOFF_ENV_VAR} WANDB_RUN_ID "
+        "WANDB_RESUME`)"
+    )
+
+
 def open_new(config: BridgeConfig) -> Opened:
     """Create the session's run, refusing when a run of the user's own is already open."""
+    refuse_inside_handoff()
     current = _wandb.active_run()
     if current is not None:
         raise PhaseError(

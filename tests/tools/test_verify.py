@@ -117,11 +117,12 @@ def test_verify_fails_on_missing_epochs_and_names_them(wandb_server: Any) -> Non
     assert "2 of 3 epochs logged (missing epoch 2)" in training
 
 
-def test_verify_fails_on_an_unknown_run(wandb_server: Any) -> None:
+def test_verify_cannot_read_an_unknown_run(wandb_server: Any) -> None:
+    """Issue 24: a run that is not there is "could not read" (3), not a failed check (1)."""
     make_run(post=False)
     result = verify(f"{wandb_server.entity}/{PROJECT}/doesnotexist")
-    assert result.exit_code == 1
-    assert "FAIL  one run" in result.output
+    assert result.exit_code == 3
+    assert f"error: no run {wandb_server.entity}/{PROJECT}/doesnotexist" in result.output
 
 
 def test_verify_rejects_a_malformed_path() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -90,7 +90,7 @@ def demo(
 
 
 @main.command()
-@click.argument("run_path", metavar="ENTITY/PROJECT/RUN_ID")
+@click.argument("run_path", metavar="RUN")
 @click.option("--base-url", default=None, help="Backend URL (default: $WANDB_BASE_URL or W&B cloud).")
 @click.option(
     "--api-key",
@@ -128,30 +128,37 @@ def verify(
     expect_artifacts: tuple[str, ...],
     html_path: str | None,
 ) -> None:
-    """Check through wandb.Api that one run holds all three phases; exit 0 (pass) or 1 (fail)."""
-    from .verify import Expectations, parse_run_path, verify_run
+    """Check through wandb.Api that one run holds all three phases.
+
+    RUN may also be a run page's URL. Exit codes: 0 passed, 1 a check failed, 2 usage (a malformed RUN, an
+    --html FILE that cannot be written), 3 the run or its backend could not be read (not found, API key
+    refused, backend unreachable)."""
+    from .verify import Expectations, backend_of, parse_run_path, verify_run
 
     try:
-        parse_run_path(run_path)
+        entity, project, run_id = parse_run_path(run_path)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="RUN_PATH") from None
-    base = base_url or os.environ.get("WANDB_BASE_URL")
-    report = verify_run(
-        run_path,
-        base_url=base,
-        api_key=api_key,
-        expect=Expectations(epochs=expect_epochs, artifacts=expect_artifacts),
-        media_data=html_path is not None,
-    )
+    if html_path is not None:
+        _check_writable(html_path)
+    base = base_url or backend_of(run_path) or os.environ.get("WANDB_BASE_URL")
+    path = f"{entity}/{project}/{run_id}"
+    try:
+        report = verify_run(
+            path,
+            base_url=base,
+            api_key=api_key,
+            expect=Expectations(epochs=expect_epochs, artifacts=expect_artifacts),
+            media_data=html_path is not None,
+        )
+    except Exception as exc:  # a backend that fails half-way through reading the run
+        _cannot_read(f"reading {path} from {base or 'the default W&B backend'} failed: {exc}")
+    if not report.evidence.found:
+        _cannot_read(report.evidence.error or f"no run {path}")
     click.echo(f"run {report.evidence.path} on {report.evidence.source}")
     click.echo(report.table())
     if html_path is not None:
-        from pathlib import Path
-
-        from .report import render_page
-
-        Path(html_path).write_text(render_page(report), encoding="utf-8")
-        click.echo(f"run page written to {html_path}")
+        _write_page(report, html_path)
     sys.exit(0 if report.passed else 1)
 
 
@@ -168,7 +175,7 @@ def doctor(no_network: bool, timeout: float) -> None:
 
 
 @main.command()
-@click.option("--port", type=int, default=0, show_default=True, help="TCP port (0: a free one).")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True, help="TCP port (0: a free one).")
 @click.option(
     "--host",
     default="127.0.0.1",
@@ -193,12 +200,15 @@ def serve(port: int, host: str, data_dir: str | None, api_key: str | None) -> No
 
     from ..testing import LocalWandbServer
     from .report import server_pages
-    from .serving import wait_until_stopped
+    from .serving import listen_failure, wait_until_stopped
 
     server = LocalWandbServer(data_dir, port, host, api_key=api_key, pages=server_pages)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        server.start()
+        try:
+            server.start()
+        except OSError as exc:  # busy port, an address this machine does not have, a data dir it cannot write
+            raise click.ClickException(f"cannot serve on {host}:{port}: {listen_failure(exc)}") from None
     for warning in caught:
         click.echo(f"warning: {warning.message}", err=True)
     env: dict[str, Any] = server.env()
@@ -214,6 +224,36 @@ def serve(port: int, host: str, data_dir: str | None, api_key: str | None) -> No
     finally:
         server.stop()
         click.echo("stopped")
+
+
+#: ``verify``'s exit status when the run or its backend could not be read (0 passed, 1 failed, 2 usage).
+CANNOT_READ = 3
+
+
+def _cannot_read(reason: str) -> NoReturn:
+    click.echo(f"error: {' '.join(reason.split())}", err=True)  # one line, whatever the backend said
+    sys.exit(CANNOT_READ)
+
+
+def _check_writable(html_path: str) -> None:
+    """Refuse an --html FILE in a folder that is not there before spending time on the backend."""
+    folder = os.path.dirname(os.path.abspath(html_path))
+    if not os.path.isdir(folder):
+        raise click.BadParameter(f"folder {folder} does not exist; create it first", param_hint="--html")
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"folder {folder} is not writable", param_hint="--html")
+
+
+def _write_page(report: Any, html_path: str) -> None:
+    from pathlib import Path
+
+    from .report import render_page
+
+    try:
+        Path(html_path).write_text(render_page(report), encoding="utf-8")
+    except OSError as exc:
+        raise click.UsageError(f"cannot write the run page to {html_path}: {exc.strerror or exc}") from None
+    click.echo(f"run page written to {html_path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

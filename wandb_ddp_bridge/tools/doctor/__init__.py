@@ -2,14 +2,16 @@
 
 Every probe is guarded: a bare environment (no torch, no ultralytics, even no wandb) gets a report, never a
 traceback. Nothing here imports torch unless it is installed, and the network is touched only by the
-backend probe (skippable). :mod:`.packages` reports what is installed, :mod:`.environment` what surrounds it.
+backend probe and the API key check (both skippable). :mod:`.packages` reports what is installed,
+:mod:`.environment` what surrounds it, :mod:`.credentials` whether the backend URL and key are usable.
 """
 
 from __future__ import annotations
 
 import os
 
-from .environment import DEFAULT_BASE_URL, api_key_finding, backend, distributed, gpus, run_command, wandb_env
+from .credentials import base_url_finding, key_check
+from .environment import DEFAULT_BASE_URL, api_key, api_key_finding, backend, distributed, gpus, run_command, wandb_env
 from .findings import Finding, mask, render
 from .packages import ultralytics_setting, versions
 
@@ -28,6 +30,9 @@ def diagnose(*, network: bool = True, timeout: float = 5.0) -> list[Finding]:
     findings += wandb_env()
     base_url = os.environ.get("WANDB_BASE_URL", DEFAULT_BASE_URL)
     mode = os.environ.get("WANDB_MODE", "online")
+    malformed = base_url_finding(base_url)
+    if malformed is not None:
+        return [*findings, malformed]  # neither a key for it nor a probe of it means anything
     findings.append(api_key_finding(base_url))
     if mode in ("offline", "dryrun", "disabled"):
         findings.append(Finding("backend", "info", f"not probed: WANDB_MODE={mode}"))
@@ -35,4 +40,7 @@ def diagnose(*, network: bool = True, timeout: float = 5.0) -> list[Finding]:
         findings.append(Finding("backend", "info", f"not probed ({base_url}): --no-network"))
     else:
         findings.append(backend(base_url, timeout))
+        key = api_key(base_url)[0]
+        if key and findings[-1].status == "ok":
+            findings.append(key_check(base_url, key, timeout))
     return findings

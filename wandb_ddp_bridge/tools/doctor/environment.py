@@ -13,7 +13,16 @@ from collections.abc import Callable
 from .findings import Finding, mask
 from .packages import importable
 
-__all__ = ["DEFAULT_BASE_URL", "api_key_finding", "backend", "distributed", "gpus", "run_command", "wandb_env"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "api_key",
+    "api_key_finding",
+    "backend",
+    "distributed",
+    "gpus",
+    "run_command",
+    "wandb_env",
+]
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 _LAUNCHER_VARS = (
@@ -120,9 +129,10 @@ def wandb_env() -> list[Finding]:
     return out
 
 
-def api_key_finding(base_url: str) -> Finding:
+def api_key(base_url: str) -> tuple[str | None, str]:
+    """The API key wandb would use for ``base_url`` and where it comes from (``None``: no key)."""
     if os.environ.get("WANDB_API_KEY"):
-        return Finding("api key", "ok", "from WANDB_API_KEY " + mask(os.environ["WANDB_API_KEY"]))
+        return os.environ["WANDB_API_KEY"], "WANDB_API_KEY"
     host = urllib.parse.urlparse(base_url).hostname or ""
     try:
         import netrc
@@ -131,11 +141,18 @@ def api_key_finding(base_url: str) -> Finding:
     except (FileNotFoundError, netrc.NetrcParseError, OSError):
         auth = None
     if auth and auth[2]:
-        return Finding("api key", "ok", f"from ~/.netrc for {host} " + mask(auth[2]))
+        return auth[2], f"~/.netrc for {host}"
+    return None, host
+
+
+def api_key_finding(base_url: str) -> Finding:
+    key, origin = api_key(base_url)
+    if key:
+        return Finding("api key", "ok", f"from {origin} " + mask(key))
     return Finding(
         "api key",
         "warn",
-        f"none for {host}",
+        f"none for {origin}",
         "run `wandb login` (or set WANDB_API_KEY); the demo needs none: it uses its own server",
     )
 

@@ -22,6 +22,7 @@ from .evidence import (
     SessionInfo,
     SiblingInfo,
     WriterInfo,
+    backend_of,
     parse_run_path,
 )
 from .report import Check, Report
@@ -43,6 +44,7 @@ __all__ = [
     "SiblingInfo",
     "Stage",
     "WriterInfo",
+    "backend_of",
     "build_view",
     "check_run",
     "epochs_logged",

@@ -6,12 +6,16 @@ reachable backend; it only translates what the Api returns into the plain eviden
 
 from __future__ import annotations
 
+import os
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .evidence import (
+    CLOUD_API_URL,
     ArtifactInfo,
     RunEvidence,
     SiblingInfo,
@@ -50,6 +54,32 @@ def _api_file_reader(run: Any, folder: Path) -> Callable[[str], bytes | None]:
     return read
 
 
+def _unreachable(base_url: str, timeout: float) -> str | None:
+    """Why ``base_url`` cannot be reached (in seconds, not after the Api's retries), or ``None``: any HTTP
+    answer, an error status included, means a server is there."""
+    try:
+        with urllib.request.urlopen(base_url.rstrip("/") + "/healthz", timeout=timeout):
+            return None
+    except urllib.error.HTTPError:
+        return None
+    except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections; ValueError: not a URL
+        reason = getattr(exc, "reason", exc)
+        return str(reason) or type(exc).__name__
+
+
+def _read_failure(exc: Exception, where: str, source: str) -> str:
+    """One line: the run is not there, or the backend refused the key, or something else went wrong."""
+    detail = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+    if type(exc).__name__ == "AuthenticationError" or "api key" in detail.lower():
+        return (
+            f"{source} refused the API key while reading {where} ({detail}); check --api-key / $WANDB_API_KEY "
+            "or `wandb login`"
+        )
+    if "could not find" in detail.lower() or "not found" in detail.lower():
+        return f"no run {where} on {source} ({detail})"
+    return f"cannot read {where} on {source}: {detail}"
+
+
 def from_api(
     path: str,
     *,
@@ -66,16 +96,16 @@ def from_api(
     entity, project, run_id = parse_run_path(path)
     overrides = {"base_url": base_url} if base_url else {}
     source = base_url or "the default W&B backend"
+    where = f"{entity}/{project}/{run_id}"
+    # wandb.Api falls back to $WANDB_BASE_URL itself, so the probe does too
+    unreachable = _unreachable(base_url or os.environ.get("WANDB_BASE_URL") or CLOUD_API_URL, min(timeout, 10))
+    if unreachable:
+        return RunEvidence(path=where, source=source, found=False, error=f"cannot reach {source}: {unreachable}")
     try:
         api = wandb.Api(api_key=api_key, overrides=overrides, timeout=timeout)
-        run = api.run(f"{entity}/{project}/{run_id}")
+        run = api.run(where)
     except Exception as exc:  # the Api raises ValueError/CommError for a missing run or project
-        return RunEvidence(
-            path=path,
-            source=source,
-            found=False,
-            error=f"no run {entity}/{project}/{run_id} on {source}: {exc}",
-        )
+        return RunEvidence(path=where, source=source, found=False, error=_read_failure(exc, where, source))
     artifacts = []
     for art in run.logged_artifacts():
         name, _, version = str(art.name).partition(":")

@@ -9,6 +9,7 @@ same way. Nothing here judges.
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -17,6 +18,7 @@ from typing import Any
 from ...phases import FAILED_KEY, FAILURE_KEY, MARKERS_KEY
 
 __all__ = [
+    "CLOUD_API_URL",
     "MAX_MEDIA",
     "ArtifactInfo",
     "MediaInfo",
@@ -25,6 +27,7 @@ __all__ = [
     "SessionInfo",
     "SiblingInfo",
     "WriterInfo",
+    "backend_of",
     "media_in",
     "parse_run_path",
 ]
@@ -164,14 +167,42 @@ class RunEvidence:
         return sorted(k for k in self.config if not str(k).startswith("_"))
 
 
+#: W&B cloud's app host and the API it answers on (the app's run pages are not its API).
+_CLOUD_APP_HOSTS = frozenset({"wandb.ai", "www.wandb.ai"})
+CLOUD_API_URL = "https://api.wandb.ai"
+
+
 def parse_run_path(path: str) -> tuple[str, str, str]:
-    """``ENTITY/PROJECT/RUN_ID`` (a ``/runs/`` segment, as in run URLs, is accepted too)."""
-    parts = [p for p in path.strip().strip("/").split("/") if p]
+    """``ENTITY/PROJECT/RUN_ID``; a ``/runs/`` segment, as in run URLs, is accepted too, and so is a whole
+    run-page URL (``https://wandb.ai/<entity>/<project>/runs/<id>``, or the one ``serve`` prints)."""
+    parts = [p for p in _path_of(path).strip("/").split("/") if p]
     if len(parts) == 4 and parts[2] == "runs":
         parts = [parts[0], parts[1], parts[3]]
     if len(parts) != 3:
-        raise ValueError(f"run path {path!r} must look like ENTITY/PROJECT/RUN_ID")
+        raise ValueError(
+            f"run path {path!r} must look like ENTITY/PROJECT/RUN_ID or a run page's URL "
+            "(https://wandb.ai/ENTITY/PROJECT/runs/RUN_ID)"
+        )
     return parts[0], parts[1], parts[2]
+
+
+def backend_of(path: str) -> str | None:
+    """The API URL a run-page URL's run lives on (``None`` for a plain path): W&B cloud's API for its app
+    host, else the page's own origin (the local server and W&B Server answer the API where they serve pages)."""
+    parsed = urllib.parse.urlsplit(path.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        return None
+    if (parsed.hostname or "") in _CLOUD_APP_HOSTS:
+        return CLOUD_API_URL
+    return f"{parsed.scheme}://{parsed.netloc}"
+
+
+def _path_of(path: str) -> str:
+    text = path.strip()
+    parsed = urllib.parse.urlsplit(text)
+    if parsed.scheme in ("http", "https") and parsed.netloc:
+        return urllib.parse.unquote(parsed.path)  # no query, no fragment (``?workspace=...``)
+    return text
 
 
 def _timestamp(value: Any) -> float | None:
