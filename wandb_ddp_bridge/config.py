@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
+from . import config_fields as fields
 from .artifacts.redact import plain
 from .config_fields import (
     HIDDEN,
@@ -98,6 +99,14 @@ class BridgeConfig(BaseModel):
     #: After a preemption signal, training gets this long to finish its step and save before it is cut off;
     #: part of ``resume_grace_seconds``, so it must be smaller (default: half of it).
     preemption_grace_seconds: Seconds = Field(default_factory=lambda valid: valid.get("resume_grace_seconds", 20) / 2)
+    #: Where each checkpointed epoch's ``last.pt`` goes so a restart on another machine can resume it: ``"wandb"``
+    #: (a version of the run's checkpoint artifact), ``"s3://bucket/prefix"`` (an S3 object the artifact
+    #: references) or ``None`` (off).
+    checkpoints: Annotated[str | None, parsed_by(fields.checkpoint_target)] = None
+    #: Upload a checkpoint every this many epochs (the last epoch's always).
+    checkpoint_every: Annotated[int, parsed_by(fields.epoch_count)] = 1
+    #: How many recent checkpoint versions to keep; older ones are deleted, except the one aliased ``best``.
+    checkpoint_keep: Annotated[int, parsed_by(fields.kept_versions)] = 2
 
     def __init__(self, /, **values: Any) -> None:
         # pydantic's documented way to give __init__ a validation context: where each value came from
