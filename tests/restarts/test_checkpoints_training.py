@@ -115,3 +115,23 @@ def test_a_checkpoint_artifact_of_another_run_is_refused(wandb_server: Any, tmp_
 def test_an_unknown_scheme_names_the_setting_and_the_fix() -> None:
     with pytest.raises(ConfigError, match=r"checkpoints='gs://b/p' .* use checkpoints='wandb' .*checkpoints='s3://"):
         wandb_session(project="ckpt", checkpoints="gs://b/p")
+
+
+def test_a_ddp_restart_resumes_the_runs_checkpoint_and_rank_zero_uploads_the_next(
+    wandb_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = ul_rig.make_dataset(tmp_path / "data")
+    shutil.rmtree(_preempted_attempt(tmp_path, data, run_id="ddp-job"))
+    rig = str(Path(ul_rig.__file__).parent)  # DDP workers rebuild the rig's trainer from its module
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (rig, os.environ.get("PYTHONPATH")) if p))
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "yolo-config"))
+    monkeypatch.chdir(tmp_path)
+    with wandb_session(project="ckpt", run_id="ddp-job", checkpoints="wandb") as s:
+        with s.handoff(YOLO("yolov8n.yaml")) as h:
+            h.train(resume=True, data=str(data), device="cpu", trainer=ul_rig.CPUDDPDetectionTrainer)
+
+    (run,) = wandb_server.runs(project="ckpt")
+    assert run.state == "finished" and [row["epoch"] for row in ul_checks.training_rows(run)] == [1, 2, 3]
+    versions = _checkpoints(wandb_server, "ddp-job")
+    assert "latest" in versions["epoch-3"].aliases, "the rank-0 worker uploaded epoch 3"
+    assert run.path in versions["epoch-2"].used_by
