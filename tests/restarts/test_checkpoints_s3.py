@@ -1,0 +1,70 @@
+"""Checkpoints in S3 (issue 21): objects under ``<prefix>/<run id>/epoch-<n>/last.pt``, a checksummed reference
+artifact per epoch, retention deleting old objects, a bucket that cannot be reached refused before training.
+S3 is moto's server on loopback, W&B the local server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ul_rig
+from ultralytics import YOLO
+
+from wandb_ddp_bridge import wandb_session
+from wandb_ddp_bridge.artifacts.checkpoints import artifact_name
+from wandb_ddp_bridge.errors import ConfigError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A boto3 client on a fresh moto server the process's AWS_* variables point at."""
+    boto3 = pytest.importorskip("boto3")
+    moto_server = pytest.importorskip("moto.server")
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for name, value in {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing-secret",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_S3_ENDPOINT_URL", raising=False)
+    try:
+        yield boto3.client("s3")
+    finally:
+        server.stop()
+
+
+def test_s3_checkpoints_are_referenced_by_the_run_and_pruned(wandb_server: Any, s3: Any, tmp_path: Path) -> None:
+    s3.create_bucket(Bucket="ckpts")
+    data = ul_rig.make_dataset(tmp_path / "data")
+    with wandb_session(project="ckpt-s3", run_id="s3-job", checkpoints="s3://ckpts/team", checkpoint_keep=1) as s:
+        with s.handoff(YOLO("yolov8n.yaml")) as h:
+            h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=2, device="cpu"))
+
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="ckpts").get("Contents", []))
+    (run,) = wandb_server.runs(project="ckpt-s3")
+    left = [a for a in run.artifacts if a.name == artifact_name("s3-job")]
+    best_elsewhere = [a for a in left if "best" in a.aliases and "latest" not in a.aliases]
+    assert len(left) == 1 + len(best_elsewhere), "checkpoint_keep=1, plus best"
+    (latest,) = [a for a in left if "latest" in a.aliases]
+    assert "epoch-2" in latest.aliases
+    (entry,) = latest.entries
+    assert entry.ref == "s3://ckpts/team/s3-job/epoch-2/last.pt" and entry.digest, "a checksummed reference"
+    assert "team/s3-job/epoch-2/last.pt" in keys
+    if not best_elsewhere:
+        assert keys == ["team/s3-job/epoch-2/last.pt"], "the pruned version's object is deleted"
+
+
+def test_a_bucket_that_does_not_exist_is_refused_before_training(wandb_server: Any, s3: Any, tmp_path: Path) -> None:
+    data = ul_rig.make_dataset(tmp_path / "data")
+    with pytest.raises(ConfigError, match=r"checkpoints='s3://missing-bucket/p': bucket 'missing-bucket' is unreach"):
+        with wandb_session(project="ckpt-s3", checkpoints="s3://missing-bucket/p") as s:
+            with s.handoff(YOLO("yolov8n.yaml")) as h:
+                h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=1, device="cpu"))
