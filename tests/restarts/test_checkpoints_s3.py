@@ -44,9 +44,11 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def test_s3_checkpoints_are_referenced_by_the_run_and_pruned(wandb_server: Any, s3: Any, tmp_path: Path) -> None:
     s3.create_bucket(Bucket="ckpts")
     data = ul_rig.make_dataset(tmp_path / "data")
-    with wandb_session(project="ckpt-s3", run_id="s3-job", checkpoints="s3://ckpts/team", checkpoint_keep=1) as s:
-        with s.handoff(YOLO("yolov8n.yaml")) as h:
-            h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=2, device="cpu"))
+    with (
+        wandb_session(project="ckpt-s3", run_id="s3-job", checkpoints="s3://ckpts/team", checkpoint_keep=1) as s,
+        s.handoff(YOLO("yolov8n.yaml")) as h,
+    ):
+        h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=2, device="cpu"))
 
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="ckpts").get("Contents", []))
     (run,) = wandb_server.runs(project="ckpt-s3")
@@ -64,7 +66,9 @@ def test_s3_checkpoints_are_referenced_by_the_run_and_pruned(wandb_server: Any, 
 
 def test_a_bucket_that_does_not_exist_is_refused_before_training(wandb_server: Any, s3: Any, tmp_path: Path) -> None:
     data = ul_rig.make_dataset(tmp_path / "data")
-    with pytest.raises(ConfigError, match=r"checkpoints='s3://missing-bucket/p': bucket 'missing-bucket' is unreach"):
-        with wandb_session(project="ckpt-s3", checkpoints="s3://missing-bucket/p") as s:
-            with s.handoff(YOLO("yolov8n.yaml")) as h:
-                h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=1, device="cpu"))
+    with (
+        pytest.raises(ConfigError, match=r"checkpoints='s3://missing-bucket/p': bucket 'missing-bucket' is unreach"),
+        wandb_session(project="ckpt-s3", checkpoints="s3://missing-bucket/p") as s,
+        s.handoff(YOLO("yolov8n.yaml")) as h,
+    ):
+        h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=1, device="cpu"))

@@ -47,9 +47,12 @@ def _checkpoints(server: Any, run_id: str) -> dict[str, Any]:
 def _preempted_attempt(tmp_path: Path, data: Path, **session: Any) -> Path:
     model = YOLO("yolov8n.yaml")
     model.add_callback("on_fit_epoch_end", _preempt_after_epoch(2))
-    with pytest.raises(Preempted), wandb_session(project="ckpt", checkpoints="wandb", **session) as s:
-        with s.handoff(model) as h:
-            h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=3, device="cpu"))
+    with (
+        pytest.raises(Preempted),
+        wandb_session(project="ckpt", checkpoints="wandb", **session) as s,
+        s.handoff(model) as h,
+    ):
+        h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=3, device="cpu"))
     return tmp_path / "runs" / "train"
 
 
@@ -71,9 +74,8 @@ def test_a_restart_without_save_dir_resumes_the_runs_checkpoint_and_trains_only_
     first_epochs: list[int] = []
     model = YOLO("yolov8n.yaml")
     model.add_callback("on_train_epoch_start", lambda trainer: first_epochs.append(trainer.epoch + 1))
-    with wandb_session(project="ckpt", run_id="ckpt-job", checkpoints="wandb") as s:
-        with s.handoff(model) as h:
-            h.train(resume=True, data=str(data), device="cpu")
+    with wandb_session(project="ckpt", run_id="ckpt-job", checkpoints="wandb") as s, s.handoff(model) as h:
+        h.train(resume=True, data=str(data), device="cpu")
     assert first_epochs == [3], "only the epoch after the checkpoint is trained"
 
     (run,) = wandb_server.runs(project="ckpt")
@@ -90,10 +92,12 @@ def test_a_restart_without_save_dir_resumes_the_runs_checkpoint_and_trains_only_
 
 def test_resume_with_neither_a_local_nor_a_run_checkpoint_says_what_to_do(wandb_server: Any, tmp_path: Path) -> None:
     data = ul_rig.make_dataset(tmp_path / "data")
-    with pytest.raises(ConfigError, match=r"no local last.pt .* holds no checkpoint"):
-        with wandb_session(project="ckpt", run_id="empty-job", checkpoints="wandb") as s:
-            with s.handoff(YOLO("yolov8n.yaml")) as h:
-                h.train(resume=True, data=str(data), device="cpu")
+    with (
+        pytest.raises(ConfigError, match=r"no local last.pt .* holds no checkpoint"),
+        wandb_session(project="ckpt", run_id="empty-job", checkpoints="wandb") as s,
+        s.handoff(YOLO("yolov8n.yaml")) as h,
+    ):
+        h.train(resume=True, data=str(data), device="cpu")
 
 
 def test_a_checkpoint_artifact_of_another_run_is_refused(wandb_server: Any, tmp_path: Path) -> None:
@@ -106,10 +110,12 @@ def test_a_checkpoint_artifact_of_another_run_is_refused(wandb_server: Any, tmp_
     art.add_file(str(weights), name="last.pt")
     other.log_artifact(art).wait()
     other.finish()
-    with pytest.raises(ConfigError, match=r"belongs to run 'intruder', not to this run 'victim'"):
-        with wandb_session(project="ckpt", run_id="victim", checkpoints="wandb") as s:
-            with s.handoff(YOLO("yolov8n.yaml")) as h:
-                h.train(resume=True, data=str(ul_rig.make_dataset(tmp_path / "data")), device="cpu")
+    with (
+        pytest.raises(ConfigError, match=r"belongs to run 'intruder', not to this run 'victim'"),
+        wandb_session(project="ckpt", run_id="victim", checkpoints="wandb") as s,
+        s.handoff(YOLO("yolov8n.yaml")) as h,
+    ):
+        h.train(resume=True, data=str(ul_rig.make_dataset(tmp_path / "data")), device="cpu")
 
 
 def test_an_unknown_scheme_names_the_setting_and_the_fix() -> None:
@@ -126,9 +132,11 @@ def test_a_ddp_restart_resumes_the_runs_checkpoint_and_rank_zero_uploads_the_nex
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (rig, os.environ.get("PYTHONPATH")) if p))
     monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "yolo-config"))
     monkeypatch.chdir(tmp_path)
-    with wandb_session(project="ckpt", run_id="ddp-job", checkpoints="wandb") as s:
-        with s.handoff(YOLO("yolov8n.yaml")) as h:
-            h.train(resume=True, data=str(data), device="cpu", trainer=ul_rig.CPUDDPDetectionTrainer)
+    with (
+        wandb_session(project="ckpt", run_id="ddp-job", checkpoints="wandb") as s,
+        s.handoff(YOLO("yolov8n.yaml")) as h,
+    ):
+        h.train(resume=True, data=str(data), device="cpu", trainer=ul_rig.CPUDDPDetectionTrainer)
 
     (run,) = wandb_server.runs(project="ckpt")
     assert run.state == "finished" and [row["epoch"] for row in ul_checks.training_rows(run)] == [1, 2, 3]

@@ -219,7 +219,7 @@ def delete_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
         )
     with ctx.store.tx() as db:
         for table in ("aliases", "artifact_files", "artifact_entries", "artifact_uses"):
-            db.execute(f"DELETE FROM {table} WHERE artifact_pk=?", (row["pk"],))  # noqa: S608 (fixed names)
+            db.execute(f"DELETE FROM {table} WHERE artifact_pk=?", (row["pk"],))  # table names fixed above
         db.execute("DELETE FROM artifacts WHERE pk=?", (row["pk"],))
     ctx.store.add_event("delete_artifact", ctx.operation, {"artifact": row["pk"]})
     return {"artifact": {"id": gid("Artifact", row["pk"])}}
