@@ -9,12 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import ul_checks
 import ul_rig
 from ultralytics import YOLO
 
 from wandb_ddp_bridge import wandb_session
 from wandb_ddp_bridge.artifacts.checkpoints import artifact_name
 from wandb_ddp_bridge.errors import ConfigError
+from wandb_ddp_bridge.integrations.ultralytics.checkpoints import ERRORS_KEY
 
 pytestmark = pytest.mark.slow
 
@@ -72,3 +74,19 @@ def test_a_bucket_that_does_not_exist_is_refused_before_training(wandb_server: A
         s.handoff(YOLO("yolov8n.yaml")) as h,
     ):
         h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=1, device="cpu"))
+
+
+def test_failed_uploads_never_stop_training_and_are_counted(wandb_server: Any, s3: Any, tmp_path: Path) -> None:
+    s3.create_bucket(Bucket="vanishing")
+    data = ul_rig.make_dataset(tmp_path / "data")
+    model = YOLO("yolov8n.yaml")
+    model.add_callback("on_train_start", lambda trainer: s3.delete_bucket(Bucket="vanishing"))  # after the check
+    with (
+        wandb_session(project="ckpt-s3", run_id="lost-bucket", checkpoints="s3://vanishing/p") as s,
+        s.handoff(model) as h,
+    ):
+        h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=2, device="cpu"))
+    (run,) = wandb_server.runs(project="ckpt-s3")
+    assert run.state == "finished" and [row["epoch"] for row in ul_checks.training_rows(run)] == [1, 2]
+    assert run.summary[ERRORS_KEY] == 2
+    assert [a for a in run.artifacts if a.name == artifact_name("lost-bucket")] == []

@@ -44,15 +44,23 @@ def _checkpoints(server: Any, run_id: str) -> dict[str, Any]:
     return {next(x for x in a.aliases if x.startswith("epoch-")): a for a in found}
 
 
-def _preempted_attempt(tmp_path: Path, data: Path, **session: Any) -> Path:
-    model = YOLO("yolov8n.yaml")
-    model.add_callback("on_fit_epoch_end", _preempt_after_epoch(2))
+def _preempted_attempt(
+    tmp_path: Path, data: Path, *, after: int = 2, epochs: int = 3, last: Path | None = None, **session: Any
+) -> Path:
+    """Train (or resume ``last``) until preempted after epoch ``after``; the save_dir."""
+    model = YOLO(str(last) if last else "yolov8n.yaml")
+    model.add_callback("on_fit_epoch_end", _preempt_after_epoch(after))
+    train = (
+        {"resume": True, "device": "cpu"}
+        if last
+        else ul_rig.train_kwargs(data, tmp_path / "runs", epochs=epochs, device="cpu")
+    )
     with (
         pytest.raises(Preempted),
-        wandb_session(project="ckpt", checkpoints="wandb", **session) as s,
+        wandb_session(project="ckpt", **{"checkpoints": "wandb", **session}) as s,
         s.handoff(model) as h,
     ):
-        h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=3, device="cpu"))
+        h.train(**train)
     return tmp_path / "runs" / "train"
 
 
@@ -143,3 +151,31 @@ def test_a_ddp_restart_resumes_the_runs_checkpoint_and_rank_zero_uploads_the_nex
     versions = _checkpoints(wandb_server, "ddp-job")
     assert "latest" in versions["epoch-3"].aliases, "the rank-0 worker uploaded epoch 3"
     assert run.path in versions["epoch-2"].used_by
+
+
+def test_preemption_uploads_the_newest_last_pt_even_between_checkpointed_epochs(
+    wandb_server: Any, tmp_path: Path
+) -> None:
+    data = ul_rig.make_dataset(tmp_path / "data")
+    _preempted_attempt(tmp_path, data, after=3, epochs=4, run_id="every-2", checkpoint_every=2)
+    versions = _checkpoints(wandb_server, "every-2")
+    assert set(versions) == {"epoch-2", "epoch-3"}, "epoch 2 by checkpoint_every, epoch 3 by the preemption"
+    assert "latest" in versions["epoch-3"].aliases
+
+
+def test_a_newer_local_last_pt_wins_over_the_runs_checkpoint(wandb_server: Any, tmp_path: Path) -> None:
+    data = ul_rig.make_dataset(tmp_path / "data")
+    save_dir = _preempted_attempt(tmp_path, data, after=2, epochs=4, run_id="local-wins")
+    last = save_dir / "weights" / "last.pt"
+    _preempted_attempt(tmp_path, data, after=3, last=last, run_id="local-wins", checkpoints=None)  # not uploaded
+    assert set(_checkpoints(wandb_server, "local-wins")) == {"epoch-1", "epoch-2"}
+    first_epochs: list[int] = []
+    model = YOLO(str(last))
+    model.add_callback("on_train_epoch_start", lambda trainer: first_epochs.append(trainer.epoch + 1))
+    with wandb_session(project="ckpt", run_id="local-wins", checkpoints="wandb") as s, s.handoff(model) as h:
+        h.train(resume=True, device="cpu")
+    assert first_epochs == [4], "the local epoch-3 last.pt, newer than the run's epoch 2, was resumed"
+    versions = _checkpoints(wandb_server, "local-wins")
+    assert versions["epoch-2"].used_by == (), "the run's older checkpoint was not even downloaded"
+    (run,) = wandb_server.runs(project="ckpt")
+    assert [row["epoch"] for row in ul_checks.training_rows(run)] == [1, 2, 3, 4]

@@ -26,7 +26,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CHECKPOINT_FILE", "CheckpointStore", "FetchedCheckpoint", "artifact_name", "check_destination"]
+__all__ = [
+    "CHECKPOINT_FILE",
+    "CheckpointStore",
+    "FetchedCheckpoint",
+    "RunCheckpoint",
+    "artifact_name",
+    "check_destination",
+    "fetch",
+    "latest_checkpoint",
+]
 
 CHECKPOINT_FILE = "last.pt"
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -101,16 +110,26 @@ class CheckpointStore:
                 self._pruned_below = index + 1
 
 
-def fetch_latest(run: Run, *, root: Path) -> FetchedCheckpoint | None:
-    """The run's ``latest`` checkpoint, used by the run and downloaded under ``root``; ``None`` if it has none.
+@dataclass(frozen=True)
+class RunCheckpoint:
+    """The run's ``latest`` checkpoint version, looked up (nothing downloaded, no use recorded yet)."""
+
+    name: str
+    version: str
+    epoch: int
+
+
+def latest_checkpoint(run: Run) -> RunCheckpoint | None:
+    """The run's ``latest`` checkpoint version, or ``None`` if it has none.
 
     A version whose metadata names another run is refused: resuming it would graft another training onto
     this run."""
     name = artifact_name(run.id)
     path = f"{run.entity}/{run.project}/{name}:latest"
-    if not _public_api(run).artifact_exists(path):
+    api = _public_api(run)
+    if not api.artifact_exists(path):
         return None
-    art = run.use_artifact(f"{name}:latest")
+    art = api.artifact(path)
     metadata = art.metadata or {}
     owner = metadata.get("run_id")
     if owner != run.id:
@@ -119,8 +138,14 @@ def fetch_latest(run: Run, *, root: Path) -> FetchedCheckpoint | None:
             f"{run.id!r}: it was logged by another run under this run's checkpoint name. Delete or rename that "
             f"artifact, or continue run {owner!r} with wandb_session(..., run_id={owner!r})."
         )
-    folder = Path(art.download(root=str(root / f"{name}-{art.version}")))
-    return FetchedCheckpoint(path=folder / CHECKPOINT_FILE, epoch=int(metadata.get("epoch", 0)), version=art.version)
+    return RunCheckpoint(name=name, version=art.version, epoch=int(metadata.get("epoch", 0)))
+
+
+def fetch(run: Run, checkpoint: RunCheckpoint, *, root: Path) -> FetchedCheckpoint:
+    """Download ``checkpoint`` under ``root`` through ``use_artifact``, so the run's lineage shows the use."""
+    art = run.use_artifact(f"{checkpoint.name}:{checkpoint.version}")
+    folder = Path(art.download(root=str(root / f"{checkpoint.name}-{checkpoint.version}")))
+    return FetchedCheckpoint(path=folder / CHECKPOINT_FILE, epoch=checkpoint.epoch, version=checkpoint.version)
 
 
 def check_destination(destination: str) -> None:

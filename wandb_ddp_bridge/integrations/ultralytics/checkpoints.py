@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from ... import _log
-from ...artifacts.checkpoints import CheckpointStore, check_destination, fetch_latest
+from ...artifacts.checkpoints import CheckpointStore, FetchedCheckpoint, check_destination, fetch, latest_checkpoint
 from ...artifacts.uploader import LatestOnlyUploader
 from ...attachment import attach, attached_run, detach
 from ...env import HandoffDescriptor, read_descriptor
 from ...errors import ConfigError
+from .containment import contained
 
 __all__ = ["END_WAIT_SECONDS", "ERRORS_KEY", "finish_uploads", "resume_source", "submit_checkpoint"]
 
@@ -35,12 +36,15 @@ _ATTR = "_wandb_ddp_bridge_checkpoints"
 
 @dataclass
 class _Uploads:
-    """One training's checkpoint uploads (global rank 0): where they go, and the thread that sends them."""
+    """One training's checkpoint uploads (global rank 0): where they go, the thread that sends them, and the
+    newest epoch saved and sent (a stop uploads a saved epoch that ``every`` skipped)."""
 
     store: CheckpointStore
     uploader: LatestOnlyUploader
     every: int
     grace: float
+    saved: int = 0
+    submitted: int = 0
 
 
 @dataclass
@@ -66,35 +70,44 @@ class _Upload:
 def submit_checkpoint(trainer: Any, run: Any) -> None:
     """After Ultralytics saved ``last.pt`` (``on_model_save``): queue this epoch's copy if it is checkpointed."""
     uploads = _uploads(trainer, run)
-    last = Path(getattr(trainer, "last", "") or "")
-    if uploads is None or not last.is_file():
+    if uploads is None or not Path(getattr(trainer, "last", "") or "").is_file():
         return
-    epoch = int(trainer.epoch) + 1  # epochs completed; Ultralytics' own ``epoch`` counts from 0
-    if epoch % uploads.every and epoch < int(trainer.epochs):
-        return
-    handle, name = tempfile.mkstemp(prefix=f"last-epoch-{epoch}-", suffix=".pt")
-    os.close(handle)
-    shutil.copyfile(last, name)  # the next epoch overwrites last.pt in place while this copy is uploaded
-    fitness = getattr(trainer, "fitness", None)
-    best = fitness is not None and fitness == getattr(trainer, "best_fitness", None)
-    metadata = {"fitness": _number(fitness), "ultralytics": _release(), "train_args": _plain_args(trainer.args)}
-    uploads.uploader.submit(_Upload(uploads.store, Path(name), epoch, best, metadata))
+    uploads.saved = int(trainer.epoch) + 1  # epochs completed; Ultralytics' own ``epoch`` counts from 0
+    if uploads.saved % uploads.every == 0 or uploads.saved >= int(trainer.epochs):
+        _stage(trainer, uploads)
 
 
 def finish_uploads(trainer: Any, *, stopped: bool) -> None:
-    """Before the attachment closes: wait for the upload under way (bounded), record the failures."""
+    """Before the attachment closes: after a stop, the newest ``last.pt`` is queued if ``every`` skipped it;
+    then the upload under way gets a bounded wait (the preemption grace after a stop), failures are recorded."""
     uploads: _Uploads | None = getattr(trainer, _ATTR, None)
     if uploads is None:
         return
     setattr(trainer, _ATTR, None)
+    if stopped and uploads.saved > uploads.submitted:
+        with contained("the bridge (checkpoint upload)", "teardown"):
+            _stage(trainer, uploads)  # the run's latest is never older than the disk
     timeout = uploads.grace if stopped else END_WAIT_SECONDS
-    if not uploads.uploader.close(timeout):
-        uploads.uploader.errors += 1
+    finished = uploads.uploader.close(timeout)
+    if not finished:
         _log.warning("the last checkpoint upload did not finish within %gs; the run's latest is older", timeout)
     try:
-        uploads.store.run.summary[ERRORS_KEY] = uploads.uploader.errors
+        uploads.store.run.summary[ERRORS_KEY] = uploads.uploader.errors + (0 if finished else 1)
     except Exception as exc:  # the run may already be gone after a failure; the count is only lost
         _log.debug("could not record %s: %r", ERRORS_KEY, exc)
+
+
+def _stage(trainer: Any, uploads: _Uploads) -> None:
+    """Copy ``last.pt`` (the next epoch overwrites it in place while the copy is uploaded) and queue it."""
+    epoch = uploads.saved
+    handle, name = tempfile.mkstemp(prefix=f"last-epoch-{epoch}-", suffix=".pt")
+    os.close(handle)
+    shutil.copyfile(trainer.last, name)
+    fitness = getattr(trainer, "fitness", None)
+    best = fitness is not None and fitness == getattr(trainer, "best_fitness", None)
+    metadata = {"fitness": _number(fitness), "ultralytics": _release(), "train_args": _plain_args(trainer.args)}
+    uploads.uploader.submit(_Upload(uploads.store, Path(name), epoch, best, metadata))
+    uploads.submitted = epoch
 
 
 def resume_source(model: Any, train_kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -108,32 +121,35 @@ def resume_source(model: Any, train_kwargs: dict[str, Any]) -> dict[str, Any]:
     if not resume:
         return train_kwargs
     local = _local_checkpoint(model, resume)
-    fetched = _fetch(descriptor)
-    if fetched is None and local is None:
-        raise ConfigError(
-            f"h.train(resume=True): there is no local last.pt to resume and run {descriptor.run_id!r} holds no "
-            "checkpoint yet (checkpoints are uploaded once an epoch is saved). Train without resume=True to "
-            "start this training, or pass resume='path/to/last.pt'."
-        )
-    if fetched is None or (local is not None and local[1] >= fetched.epoch):
+    fetched = _fetch_if_newer(descriptor, local)
+    if fetched is None:
         _log.debug("resuming the local checkpoint %s", local[0] if local else None)
         return train_kwargs
     _log.warning(
         "resuming from the run's checkpoint %s (epoch %d)%s",
         fetched.version,
         fetched.epoch,
-        f", newer than the local {local[0]} (epoch {local[1]})" if local else ": no local last.pt",
+        f", newer than the local {local[0]} (epoch {local[1]})" if local else ": there is no local last.pt",
     )
     return {**train_kwargs, "resume": str(fetched.path)}
 
 
-def _fetch(descriptor: HandoffDescriptor) -> Any:
+def _fetch_if_newer(descriptor: HandoffDescriptor, local: tuple[Path, int] | None) -> FetchedCheckpoint | None:
+    """The run's latest checkpoint, downloaded, unless ``local`` is as new; raises when neither exists."""
     run = attach()  # the session's own run on the fast path; otherwise opened here for the fetch only
     if run is None:
         return None
     try:
-        root = Path(descriptor.dir or ".") / "wandb-ddp-bridge-checkpoints"
-        return fetch_latest(run, root=root)
+        latest = latest_checkpoint(run)
+        if latest is None and local is None:
+            raise ConfigError(
+                f"h.train(resume=True): there is no local last.pt to resume and run {descriptor.run_id!r} holds "
+                "no checkpoint yet (one is uploaded once an epoch is saved). Train without resume=True to start "
+                "this training, or pass resume='path/to/last.pt'."
+            )
+        if latest is None or (local is not None and local[1] >= latest.epoch):
+            return None
+        return fetch(run, latest, root=Path(descriptor.dir or ".") / "wandb-ddp-bridge-checkpoints")
     finally:
         if attached_run() is run:
             detach(exit_code=0)  # training processes attach again (DDP workers resume the run)
