@@ -3,10 +3,10 @@
 ``python ddp_fault_scenario.py '<json options>'``: options ``workdir``, ``project``, ``base_url``, ``ddp``
 (train through Ultralytics' DDP launcher with 2 CPU gloo ranks), ``epochs``, and for restarts ``run_id`` and
 ``resume`` (a ``last.pt`` to resume, or ``"run"``: the run's checkpoint artifact), ``checkpoints`` and
-``checkpoint_keep``. The script prints ``TRAINING`` when the handoff is open, ``RAISED {...}`` (the exception's type, its classes, its message,
-whether ``h.train`` raised it and whether every ``WANDB_*`` variable was back as before) when the session ended
-with an exception, which it then re-raises unchanged (so the exit status is the one the user would get), and
-``RESULT {...}`` after a clean end.
+``checkpoint_keep``. The script prints ``TRAINING`` when the handoff is open, ``RAISED {...}`` (the exception's
+type, its classes, its message, whether ``h.train`` raised it and whether every ``WANDB_*`` variable was back as
+before) when the session ended with an exception, which it then re-raises unchanged (so the exit status is the
+one the user would get), and ``RESULT {...}`` after a clean end.
 
 The caller sets ``YOLO_CONFIG_DIR``, ``YOLO_OFFLINE`` and the W&B server variables; ``DDP_FAULT_EXIT`` (see
 ``ddp_fault_rig``) makes a worker die.
