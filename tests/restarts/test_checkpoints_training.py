@@ -179,3 +179,17 @@ def test_a_newer_local_last_pt_wins_over_the_runs_checkpoint(wandb_server: Any, 
     assert versions["epoch-2"].used_by == (), "the run's older checkpoint was not even downloaded"
     (run,) = wandb_server.runs(project="ckpt")
     assert [row["epoch"] for row in ul_checks.training_rows(run)] == [1, 2, 3, 4]
+
+
+def test_an_offline_run_trains_without_checkpoints_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wandb"))
+    data = ul_rig.make_dataset(tmp_path / "data")
+    with (
+        wandb_session(project="ckpt", mode="offline", checkpoints="wandb") as s,
+        s.handoff(YOLO("yolov8n.yaml")) as h,
+    ):
+        h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=1, device="cpu"))
+    assert h.result.last.is_file()
+    assert any("needs an online run (mode is 'offline')" in r.getMessage() for r in caplog.records)

@@ -113,10 +113,11 @@ def _stage(trainer: Any, uploads: _Uploads) -> None:
 def resume_source(model: Any, train_kwargs: dict[str, Any]) -> dict[str, Any]:
     """``train_kwargs`` with ``resume`` pointed at the run's checkpoint when no local one is as new; the
     destination checked first (a bucket that cannot be reached fails before training)."""
-    descriptor = read_descriptor()
-    if descriptor is None or descriptor.checkpoints is None:
+    enabled = _enabled()
+    if enabled is None:
         return train_kwargs
-    check_destination(descriptor.checkpoints)
+    descriptor, destination = enabled
+    check_destination(destination)
     resume = train_kwargs.get("resume")
     if not resume:
         return train_kwargs
@@ -176,15 +177,31 @@ def _uploads(trainer: Any, run: Any) -> _Uploads | None:
     uploads: _Uploads | None = getattr(trainer, _ATTR, None)
     if uploads is not None or run is None:
         return uploads
-    descriptor = read_descriptor()
-    if descriptor is None or descriptor.checkpoints is None:
+    enabled = _enabled()
+    if enabled is None:
         return None
-    store = CheckpointStore(run, descriptor.checkpoints, descriptor.checkpoint_keep)
+    descriptor, destination = enabled
+    store = CheckpointStore(run, destination, descriptor.checkpoint_keep)
     uploads = _Uploads(
         store, LatestOnlyUploader("checkpoint upload"), descriptor.checkpoint_every, descriptor.checkpoint_grace
     )
     setattr(trainer, _ATTR, uploads)
     return uploads
+
+
+def _enabled() -> tuple[HandoffDescriptor, str] | None:
+    """The handoff's descriptor and checkpoint destination when it uploads checkpoints: set, and the run online
+    (an offline or disabled run has no server to keep versions on or fetch them from)."""
+    descriptor = read_descriptor()
+    if descriptor is None or descriptor.checkpoints is None:
+        return None
+    if descriptor.mode != "online":
+        _log.warn_once(
+            f"checkpoints={descriptor.checkpoints!r} needs an online run (mode is {descriptor.mode!r}): "
+            "no checkpoint is uploaded or fetched"
+        )
+        return None
+    return descriptor, descriptor.checkpoints
 
 
 def _number(value: Any) -> float | None:
