@@ -43,16 +43,22 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         server.stop()
 
 
-def test_s3_checkpoints_are_referenced_by_the_run_and_pruned(wandb_server: Any, s3: Any, tmp_path: Path) -> None:
-    s3.create_bucket(Bucket="ckpts")
+# moto keeps one store per process: each case has its own bucket
+@pytest.mark.parametrize(("bucket", "prefix"), [("ckpts-prefixed", "team/"), ("ckpts-bare", "")])
+def test_s3_checkpoints_are_referenced_by_the_run_and_pruned(
+    wandb_server: Any, s3: Any, tmp_path: Path, bucket: str, prefix: str
+) -> None:
+    s3.create_bucket(Bucket=bucket)
     data = ul_rig.make_dataset(tmp_path / "data")
     with (
-        wandb_session(project="ckpt-s3", run_id="s3-job", checkpoints="s3://ckpts/team", checkpoint_keep=1) as s,
+        wandb_session(
+            project="ckpt-s3", run_id="s3-job", checkpoints=f"s3://{bucket}/{prefix}", checkpoint_keep=1
+        ) as s,
         s.handoff(YOLO("yolov8n.yaml")) as h,
     ):
         h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=2, device="cpu"))
 
-    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="ckpts").get("Contents", []))
+    keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", []))
     (run,) = wandb_server.runs(project="ckpt-s3")
     left = [a for a in run.artifacts if a.name == artifact_name("s3-job")]
     best_elsewhere = [a for a in left if "best" in a.aliases and "latest" not in a.aliases]
@@ -60,17 +66,17 @@ def test_s3_checkpoints_are_referenced_by_the_run_and_pruned(wandb_server: Any, 
     (latest,) = [a for a in left if "latest" in a.aliases]
     assert "epoch-2" in latest.aliases
     (entry,) = latest.entries
-    assert entry.ref == "s3://ckpts/team/s3-job/epoch-2/last.pt" and entry.digest, "a checksummed reference"
-    assert "team/s3-job/epoch-2/last.pt" in keys
+    assert entry.ref == f"s3://{bucket}/{prefix}s3-job/epoch-2/last.pt" and entry.digest, "a checksummed reference"
+    assert f"{prefix}s3-job/epoch-2/last.pt" in keys
     if not best_elsewhere:
-        assert keys == ["team/s3-job/epoch-2/last.pt"], "the pruned version's object is deleted"
+        assert keys == [f"{prefix}s3-job/epoch-2/last.pt"], "the pruned version's object is deleted"
 
 
 def test_a_bucket_that_does_not_exist_is_refused_before_training(wandb_server: Any, s3: Any, tmp_path: Path) -> None:
     data = ul_rig.make_dataset(tmp_path / "data")
     with (
-        pytest.raises(ConfigError, match=r"checkpoints='s3://missing-bucket/p': bucket 'missing-bucket' is unreach"),
-        wandb_session(project="ckpt-s3", checkpoints="s3://missing-bucket/p") as s,
+        pytest.raises(ConfigError, match=r"checkpoints='s3://missing-bucket': bucket 'missing-bucket' is unreach"),
+        wandb_session(project="ckpt-s3", checkpoints="s3://missing-bucket") as s,
         s.handoff(YOLO("yolov8n.yaml")) as h,
     ):
         h.train(**ul_rig.train_kwargs(data, tmp_path / "runs", epochs=1, device="cpu"))

@@ -85,29 +85,35 @@ class CheckpointStore:
         return version
 
     def _upload_to_s3(self, path: Path, epoch: int) -> str:
-        target = parse_s3_uri(self.destination + "/")
-        key = f"{target.key}{self.run.id}/epoch-{epoch}/{CHECKPOINT_FILE}"
-        s3_client().upload_file(str(path), target.bucket, key)
-        return f"s3://{target.bucket}/{key}"
+        bucket, prefix = _bucket_and_prefix(self.destination)
+        key = f"{prefix}{self.run.id}/epoch-{epoch}/{CHECKPOINT_FILE}"
+        s3_client().upload_file(str(path), bucket, key)
+        return f"s3://{bucket}/{key}"
 
     def _prune(self, newest: int) -> None:
-        """Delete versions older than the ``keep`` newest, except the one aliased ``best``."""
+        """Delete versions older than the ``keep`` newest, except the one aliased ``best``. Versions below
+        ``_pruned_below`` are known gone, so each prune looks at the few new candidates only."""
         api = _public_api(self.run)
         path = f"{self.run.entity}/{self.run.project}/{self.name}"
-        contiguous = True
+        everything_below_gone = True
         for index in range(self._pruned_below, newest - self.keep + 1):
-            if not api.artifact_exists(f"{path}:v{index}"):
-                self._pruned_below = index + 1 if contiguous else self._pruned_below
-                continue
-            old = api.artifact(f"{path}:v{index}")
-            if "best" in old.aliases:
-                contiguous = False
-                continue
-            _delete_s3_objects(old)
-            old.delete(delete_aliases=True)
-            log.debug("checkpoint retention: deleted %s:v%d", self.name, index)
-            if contiguous:
+            kept = _delete_unless_best(api, f"{path}:v{index}")
+            everything_below_gone = everything_below_gone and not kept
+            if everything_below_gone:
                 self._pruned_below = index + 1
+
+
+def _delete_unless_best(api: Any, qualified: str) -> bool:
+    """Delete one old version (and its S3 objects); whether it was kept because it is ``best``."""
+    if not api.artifact_exists(qualified):
+        return False  # deleted by an earlier prune (another attempt's)
+    old = api.artifact(qualified)
+    if "best" in old.aliases:
+        return True
+    _delete_s3_objects(old)
+    old.delete(delete_aliases=True)
+    log.debug("checkpoint retention: deleted %s", qualified)
+    return False
 
 
 @dataclass(frozen=True)
@@ -152,14 +158,14 @@ def check_destination(destination: str) -> None:
     """Fail before training when an ``s3://`` destination's bucket cannot be reached or written to."""
     if destination == "wandb":
         return
-    target = parse_s3_uri(destination + "/")
+    bucket, _ = _bucket_and_prefix(destination)
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        s3_client().head_bucket(Bucket=target.bucket)
+        s3_client().head_bucket(Bucket=bucket)
     except (ClientError, BotoCoreError) as exc:
         raise ConfigError(
-            f"checkpoints={destination!r}: bucket {target.bucket!r} is unreachable or denied ({exc}). Check the "
+            f"checkpoints={destination!r}: bucket {bucket!r} is unreachable or denied ({exc}). Check the "
             "bucket name, AWS credentials and region (or AWS_ENDPOINT_URL for an S3-compatible store), or set "
             "checkpoints='wandb' to keep checkpoints in W&B"
         ) from None
@@ -173,6 +179,14 @@ def s3_client() -> Any:
         endpoint_url=os.environ.get("AWS_S3_ENDPOINT_URL") or None,
         region_name=os.environ.get("AWS_REGION") or None,
     )
+
+
+def _bucket_and_prefix(destination: str) -> tuple[str, str]:
+    """``s3://bucket/a/b`` -> ``("bucket", "a/b/")``; ``s3://bucket`` -> ``("bucket", "")`` (validated by the
+    config already)."""
+    bucket, _, prefix = destination.removeprefix("s3://").partition("/")
+    prefix = prefix.strip("/")
+    return bucket, f"{prefix}/" if prefix else ""
 
 
 def _delete_s3_objects(artifact: Any) -> None:
