@@ -26,6 +26,8 @@ import wandb_ddp_bridge
 from wandb_ddp_bridge import wandb_session
 from wandb_ddp_bridge.testing import LocalWandbServer
 
+from .checkpoints import bench_checkpoints
+
 Row = tuple[str, str, str, str]
 
 
@@ -588,11 +590,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--skip-yolo", action="store_true")
-    parser.add_argument("--only", choices=["page", "failures"], help="run only this benchmark")
+    parser.add_argument("--only", choices=["page", "failures", "checkpoints"], help="run only this benchmark")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("WANDB_SILENT", "true")
+    if args.only == "checkpoints":
+        with local_backend(), tempfile.TemporaryDirectory() as tmp:
+            report = render(bench_checkpoints(args.reps, _dataset(Path(tmp))))
+        print(report)
+        if args.output:
+            args.output.write_text(report)
+        return
     if args.only is not None:
         report = render(bench_page(args.reps) if args.only == "page" else bench_failure_bounds())
         print(report)
@@ -605,20 +614,26 @@ def main() -> None:
     with local_backend():
         rows += bench_handoff(args.reps)
         if not args.skip_yolo:
-            from wandb_ddp_bridge.tools.datasets import make_detection_dataset
-
             with tempfile.TemporaryDirectory() as tmp:
-                os.environ["YOLO_CONFIG_DIR"] = tmp
-                data = make_detection_dataset(Path(tmp) / "data")
+                data = _dataset(Path(tmp))
                 rows += bench_callbacks(data)
                 rows += bench_training_logging(max(1, args.reps // 2), data)
                 rows += bench_whole_job(max(1, args.reps // 2), data)
+                rows += bench_checkpoints(max(1, args.reps // 2), data)
         rows += bench_steady_state()
     rows += bench_failure_bounds()
     report = render(rows)
     print(report)
     if args.output:
         args.output.write_text(report)
+
+
+def _dataset(tmp: Path) -> Path:
+    """The synthetic detection dataset the YOLO benchmarks train on (Ultralytics' settings kept under ``tmp``)."""
+    from wandb_ddp_bridge.tools.datasets import make_detection_dataset
+
+    os.environ["YOLO_CONFIG_DIR"] = str(tmp)
+    return make_detection_dataset(tmp / "data")
 
 
 def render(rows: list[Row]) -> str:

@@ -31,7 +31,10 @@ from .config_fields import (
     Seconds,
     attempt_count,
     base_url_text,
+    checkpoint_target,
     device_list,
+    epoch_count,
+    kept_versions,
     mode_name,
     no_project,
     one_of,
@@ -103,6 +106,14 @@ class BridgeConfig(BaseModel):
     #: After a preemption signal, training gets this long to finish its step and save before it is cut off;
     #: part of ``resume_grace_seconds``, so it must be smaller (default: half of it).
     preemption_grace_seconds: Seconds = Field(default_factory=lambda valid: valid.get("resume_grace_seconds", 20) / 2)
+    #: Where each checkpointed epoch's ``last.pt`` goes so a restart on another machine can resume it: ``"wandb"``
+    #: (a version of the run's checkpoint artifact), ``"s3://bucket/prefix"`` (an S3 object the artifact
+    #: references) or ``None`` (off).
+    checkpoints: Annotated[str | None, parsed_by(checkpoint_target)] = None
+    #: Upload a checkpoint every this many epochs (the last epoch's always).
+    checkpoint_every: Annotated[int, parsed_by(epoch_count)] = 1
+    #: How many recent checkpoint versions to keep; older ones are deleted, except the one aliased ``best``.
+    checkpoint_keep: Annotated[int, parsed_by(kept_versions)] = 2
 
     def __init__(self, /, **values: Any) -> None:
         # pydantic's documented way to give __init__ a validation context: where each value came from

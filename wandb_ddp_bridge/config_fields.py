@@ -32,7 +32,10 @@ __all__ = [
     "Text",
     "attempt_count",
     "base_url_text",
+    "checkpoint_target",
     "device_list",
+    "epoch_count",
+    "kept_versions",
     "mode_name",
     "no_project",
     "one_of",
@@ -267,3 +270,32 @@ def _unique_ids(ids: list[int], problem: str) -> tuple[int, ...]:
 Text = Annotated[str, parsed_by(text)]
 OptionalText = Annotated[str | None, parsed_by(text)]
 Seconds = Annotated[float, parsed_by(_seconds)]
+
+
+def checkpoint_target(raw: Any, key: str, where: str) -> str:
+    """``"wandb"`` or ``"s3://bucket/prefix"``: where each checkpointed epoch's ``last.pt`` goes."""
+    value = raw.strip() if isinstance(raw, str) else raw
+    if value == "wandb":
+        return value
+    if isinstance(value, str) and re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s?#]*)?", value):
+        return value.rstrip("/")
+    raise ConfigError(
+        f"{key}={raw!r} (from {where}) is not a checkpoint destination: use checkpoints='wandb' (artifact "
+        "files in W&B) or checkpoints='s3://<bucket>/<prefix>' (objects in S3, referenced by the artifact); "
+        "leave it unset to upload no checkpoints"
+    )
+
+
+def epoch_count(raw: Any, key: str, where: str) -> int:
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+        raise ConfigError(f"{key}={raw!r} (from {where}) must be a whole number of epochs >= 1")
+    return raw
+
+
+def kept_versions(raw: Any, key: str, where: str) -> int:
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
+        raise ConfigError(
+            f"{key}={raw!r} (from {where}) must be an integer >= 1: how many recent checkpoint versions to keep "
+            "(the best one is always kept besides)"
+        )
+    return raw

@@ -72,6 +72,13 @@ class HandoffDescriptor:
     init_timeout: float = 90.0
     #: True while the parent keeps the run open itself (in-process fast path): a child must not resume it.
     parent_holds_run: bool = False
+    #: The checkpoint settings (``BridgeConfig.checkpoints`` and co.): the process that logs the training (the
+    #: DDP rank-0 worker included) uploads ``last.pt`` and restores it; ``checkpoint_grace`` is the preemption
+    #: grace an upload may still use after a stop signal.
+    checkpoints: str | None = None
+    checkpoint_every: int = 1
+    checkpoint_keep: int = 2
+    checkpoint_grace: float = 10.0
     version: int = DESCRIPTOR_VERSION
 
     def to_json(self) -> str:

@@ -281,6 +281,10 @@ class RunOwner:
             devices=config.devices,
             init_timeout=config.init_timeout,
             parent_holds_run=hold,
+            checkpoints=config.checkpoints,
+            checkpoint_every=config.checkpoint_every,
+            checkpoint_keep=config.checkpoint_keep,
+            checkpoint_grace=config.preemption_grace_seconds,
         )
 
     def release(self) -> None:

@@ -2,11 +2,11 @@
 
 ``python ddp_fault_scenario.py '<json options>'``: options ``workdir``, ``project``, ``base_url``, ``ddp``
 (train through Ultralytics' DDP launcher with 2 CPU gloo ranks), ``epochs``, and for restarts ``run_id`` and
-``resume`` (a ``last.pt`` to resume). The script prints
-``TRAINING`` when the handoff is open, ``RAISED {...}`` (the exception's type, its classes, its message,
-whether ``h.train`` raised it and whether every ``WANDB_*`` variable was back as before) when the session ended
-with an exception, which it then re-raises unchanged (so the exit status is the one the user would get), and
-``RESULT {...}`` after a clean end.
+``resume`` (a ``last.pt`` to resume, or ``"run"``: the run's checkpoint artifact), ``checkpoints`` and
+``checkpoint_keep``. The script prints ``TRAINING`` when the handoff is open, ``RAISED {...}`` (the exception's
+type, its classes, its message, whether ``h.train`` raised it and whether every ``WANDB_*`` variable was back as
+before) when the session ended with an exception, which it then re-raises unchanged (so the exit status is the
+one the user would get), and ``RESULT {...}`` after a clean end.
 
 The caller sets ``YOLO_CONFIG_DIR``, ``YOLO_OFFLINE`` and the W&B server variables; ``DDP_FAULT_EXIT`` (see
 ``ddp_fault_rig``) makes a worker die.
@@ -35,6 +35,8 @@ def run(
     epochs: int,
     run_id: str | None = None,
     resume: str | None = None,
+    checkpoints: str | None = None,
+    checkpoint_keep: int = 2,
 ) -> dict[str, Any]:
     import ddp_fault_rig
     import ul_rig
@@ -51,7 +53,10 @@ def run(
     kwargs = ul_rig.train_kwargs(data, workdir / "runs", **extra)
     if resume:  # a later attempt: resume Ultralytics' last.pt (``run_id`` names the run to continue)
         kwargs = {"resume": True, "device": "cpu", **({"trainer": extra["trainer"]} if ddp else {})}
-    with wandb_session(project=project, base_url=base_url, devices=None, dir=str(workdir), run_id=run_id) as session:
+    if resume == "run":  # resume the run's checkpoint artifact: no local last.pt (``checkpoints`` set)
+        kwargs["data"], resume = str(data), None
+    session_kwargs = {"run_id": run_id, "checkpoints": checkpoints, "checkpoint_keep": checkpoint_keep}
+    with wandb_session(project=project, base_url=base_url, devices=None, dir=str(workdir), **session_kwargs) as session:
         session.log({"pre/images": 8})
         model = YOLO(resume or "yolov8n.yaml")
         if not ddp:  # the DDP trainer notes them itself, in the worker

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -371,3 +372,29 @@ def test_a_ddp_training_preempted_by_sigterm_resumes_into_the_same_run(wandb_ser
     assert "post/score" in run.history[-1]
     outcomes = [(a["attempt"], a["outcome"]) for a in run.summary["bridge_attempts"]]
     assert outcomes == [(1, "preempted"), (2, "finished")], outcomes
+
+
+@pytest.mark.slow
+def test_a_preempted_ddp_training_restarts_from_the_runs_checkpoint_on_a_fresh_node(
+    wandb_server: Any, tmp_path: Path
+) -> None:
+    """Issue 21 through the DDP launcher: the rank-0 worker uploads each epoch's last.pt; after SIGTERM the run's
+    ``latest`` is the newest saved epoch; attempt 2, without attempt 1's directory, resumes it."""
+    restart = {"run_id": "ddp-ckpt", "checkpoints": "wandb", "checkpoint_keep": 4}  # the used version stays
+    first = _run_scenario(wandb_server, tmp_path / "a1", ddp=True, epochs=4, send=signal.SIGTERM, restart=restart)
+    _report("attempt 1 (SIGTERM to the DDP parent, checkpoints)", first)
+    assert first.returncode == 143, first.output[-4000:]
+    before = [row["epoch"] for row in first.run.history if TRAIN_LOSS in row]
+    latest = [a for a in first.run.artifacts if a.name == "checkpoint-ddp-ckpt" and "latest" in a.aliases]
+    assert [a.metadata["epoch"] for a in latest] == [max(before)], "the newest saved last.pt went up"
+    shutil.rmtree(tmp_path / "a1")
+    second = _run_scenario(
+        wandb_server, tmp_path / "a2", ddp=True, epochs=4, expect_raise=False, restart={**restart, "resume": "run"}
+    )
+    _report("attempt 2 (resumed from the run's checkpoint)", second)
+    assert second.returncode == 0, second.output[-4000:]
+    run = second.run
+    assert [row["epoch"] for row in run.history if TRAIN_LOSS in row] == [1, 2, 3, 4]
+    assert run.state == "finished" and run.created_count == 1
+    used = [a for a in run.artifacts if a.name == "checkpoint-ddp-ckpt" and run.path in a.used_by]
+    assert [a.metadata["epoch"] for a in used] == [max(before)], "attempt 2 used the run's latest checkpoint"

@@ -23,6 +23,7 @@ from ...preemption import PreemptionWatch
 from ...ranks import detect_world, is_main_process
 from ...signals import SignalGuard
 from . import context
+from .checkpoints import finish_uploads, submit_checkpoint
 from .containment import contain, contained, is_native
 from .launch import spawns_workers
 from .resume import record_run
@@ -152,6 +153,12 @@ def _on_model_save(trainer: Any) -> None:
         guard.defer()
 
 
+def _after_model_save(trainer: Any) -> None:
+    """``last.pt`` of this epoch is on disk: hand a copy to the checkpoint uploader (``checkpoints`` setting)."""
+    with contained("the bridge (checkpoint upload)", "on_model_save"):
+        submit_checkpoint(trainer, _state(trainer).run)
+
+
 def _after_fit_epoch_end(trainer: Any) -> None:
     """The epoch's row is logged (by the bridge or the native callback): a stop signal held meanwhile acts now."""
     guard = _state(trainer).signals
@@ -185,6 +192,7 @@ def close_attachment(trainer: Any, *, exit_code: int) -> BaseException | None:
     if guard is not None:
         guard.defer()
     try:
+        finish_uploads(trainer, stopped=exit_code != 0)  # while the run is still attached
         detach(exit_code=exit_code)
     finally:
         pending = guard.restore() if guard is not None else None
@@ -201,6 +209,7 @@ ROWS: tuple[tuple[str, str, _Handler], ...] = (
     ("on_train_epoch_start", "first", _on_train_epoch_start),
     ("on_train_epoch_end", "first", _on_train_epoch_end),
     ("on_model_save", "first", _on_model_save),
+    ("on_model_save", "last", _after_model_save),
     ("on_fit_epoch_end", "first", _on_fit_epoch_end),
     ("on_fit_epoch_end", "last", _after_fit_epoch_end),
     ("on_train_end", "last", _on_train_end),

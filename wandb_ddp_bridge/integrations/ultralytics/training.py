@@ -18,6 +18,7 @@ from ...errors import ConfigError
 from .. import TrainingContext
 from . import context
 from .callbacks import end_preemption_watch
+from .checkpoints import resume_source
 from .launch import spawns_workers
 from .resume import check_checkpoint_run
 from .trainers import bridged_trainer
@@ -43,6 +44,7 @@ def train(model: Any, ctx: TrainingContext, *, trainer: type | None = None, **tr
     spawns DDP workers)."""
     if "device" not in train_kwargs and ctx.devices is not None:
         train_kwargs["device"] = _device_argument(ctx.devices)
+    train_kwargs = resume_source(model, train_kwargs)  # the run's checkpoint when no local one is as new
     check_checkpoint_run(model, train_kwargs)  # resuming another run's checkpoint is refused, both named
     base = trainer if trainer is not None else _task_trainer(model)
     bridged = bridged_trainer(base, spawns_workers=spawns_workers(train_kwargs.get("device")))

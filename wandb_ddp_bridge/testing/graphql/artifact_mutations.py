@@ -22,6 +22,7 @@ __all__ = [
     "create_artifact",
     "create_artifact_files",
     "create_artifact_manifest",
+    "delete_artifact",
     "link_artifact",
     "update_artifact",
     "update_artifact_manifest",
@@ -203,3 +204,22 @@ def update_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
             db.execute("UPDATE artifacts SET description=? WHERE pk=?", (inp["description"], row["pk"]))
     fresh = ctx.store.artifact(row["pk"])
     return {"artifact": artifact_node(ctx, fresh)}
+
+
+def delete_artifact(ctx: OpContext, args: dict[str, Any]) -> Node:
+    """Remove one version with its files and uses, as W&B does: refused while it has aliases, unless
+    ``deleteAliases`` (``latest`` then names no version until the next one is committed)."""
+    inp = args.get("input") or {}
+    row = _artifact_for(ctx, inp.get("artifactID"))
+    aliases = ctx.store.artifact_aliases(row["pk"])
+    if aliases and not inp.get("deleteAliases"):
+        raise ResolverError(
+            f"cannot delete artifact {row['collection']}:v{row['version_index']}: it has aliases {aliases}; "
+            "pass deleteAliases"
+        )
+    with ctx.store.tx() as db:
+        for table in ("aliases", "artifact_files", "artifact_entries", "artifact_uses"):
+            db.execute(f"DELETE FROM {table} WHERE artifact_pk=?", (row["pk"],))  # table names fixed above
+        db.execute("DELETE FROM artifacts WHERE pk=?", (row["pk"],))
+    ctx.store.add_event("delete_artifact", ctx.operation, {"artifact": row["pk"]})
+    return {"artifact": {"id": gid("Artifact", row["pk"])}}

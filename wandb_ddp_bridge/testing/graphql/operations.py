@@ -17,6 +17,7 @@ from .artifact_mutations import (
     create_artifact,
     create_artifact_files,
     create_artifact_manifest,
+    delete_artifact,
     link_artifact,
     update_artifact,
     update_artifact_manifest,
@@ -104,6 +105,7 @@ _MUTATIONS: dict[str, Handler] = {
     "addAliases": _success,
     "deleteAliases": _success,
     "completeMultipartUploadArtifact": lambda ctx, a: {"digest": ""},
+    "deleteArtifact": delete_artifact,
 }
 
 
