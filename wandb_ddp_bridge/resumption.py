@@ -13,6 +13,7 @@ an offline copy, which gets the failure, before the error propagates: the run ne
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -184,12 +185,22 @@ def _keep_failure_offline(previous: Run, config: BridgeConfig, error: Exception)
 def _resume_offline(previous: Run, config: BridgeConfig, reason: Exception | None = None) -> Run:
     """Keep the post-training logs locally, under the same run id, and say how to sync them."""
     config = config.model_copy(update={"mode": "offline"})
-    run = _wandb.resume_offline(
-        run_id=previous.id,
-        project=previous.project or config.project,
-        entity=previous.entity or config.entity,
-        config=config,
-    )
+    try:
+        run = _wandb.resume_offline(
+            run_id=previous.id,
+            project=previous.project or config.project,
+            entity=previous.entity or config.entity,
+            config=config,
+        )
+    except OSError as error:  # a full disk, a read-only folder: say where, and what to do
+        where = error.filename or os.path.join(config.dir or os.getcwd(), "wandb")
+        raise OSError(
+            error.errno,
+            f"could not write the offline copy of run {previous.id!r} under {where}: {error.strerror or error}. "
+            "Free space there (or point dir= at a disk with room); the run on the server keeps what training "
+            "wrote",
+            where,
+        ) from error
     where = f"-e {previous.entity} " if previous.entity else ""
     _log.warning(
         "%s; post-training logs (and how the run ended) go to an OFFLINE copy of run %s. Sync them into "

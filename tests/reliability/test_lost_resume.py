@@ -1,10 +1,13 @@
 """The parent cannot take the run back after training, for a reason no retry mends: the run was deleted on the
 server, or the resume failed with an error that is not the backend's. The error propagates, and the run must not
 look green: an offline copy under the same id gets the failure, and the ``wandb sync`` command the warning gives
-uploads it (checked on the server's records)."""
+uploads it (checked on the server's records). And the offline copy itself on a full disk: an error that names
+the path."""
 
 from __future__ import annotations
 
+import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -67,3 +70,36 @@ def test_a_resume_error_that_is_not_the_backends_ends_the_run_failed(
     assert run.state == "failed" and run.sessions[-1].exit_code == 1, run.sessions
     assert run.summary[FAILURE_KEY] == "RuntimeError: resume broke", run.summary
     assert [row["epoch"] for row in run.history if "epoch" in row] == [1]
+
+
+def test_an_offline_copy_on_a_full_disk_fails_naming_the_path(
+    wandb_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wandb.sdk.lib import filesystem
+
+    real_mkdir = filesystem.mkdir_exists_ok
+    refused = []
+
+    def full_disk(path: Any) -> None:  # where wandb creates the offline copy's folders: the disk is full
+        if "offline-run" in str(path):
+            refused.append(str(path))
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real_mkdir(path)
+
+    monkeypatch.setattr(filesystem, "mkdir_exists_ok", full_disk)
+    session = wandb_session(
+        project="full",
+        dir=str(tmp_path),
+        fast_path="never",
+        init_timeout=2,
+        resume_attempts=1,
+        on_backend_error="offline",
+    )
+    with pytest.raises(OSError) as raised, session, session.handoff():
+        wandb_server.stop()  # the resume fails: on_backend_error="offline" wants the offline copy
+    assert refused, "the offline copy was never written"
+    error = raised.value
+    assert error.errno == errno.ENOSPC and error.filename == refused[0], (error, refused)
+    assert str(error).startswith(f"[Errno {errno.ENOSPC}] could not write the offline copy of run {session.id!r}")
+    assert f"under {refused[0]}: No space left on device. Free space there" in str(error)
+    assert session.phase.name == "FINISHED"
