@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,9 +144,11 @@ def _run_scenario(
     to_group: bool = False,
     restart: dict[str, Any] | None = None,
     expect_raise: bool = True,
+    at_training: Callable[[], None] | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Outcome:
-    """Run the scenario; ``send`` a signal once the first epoch row is on the server, to the session's process
-    or (``to_group``) to its whole process group, as a terminal's Ctrl-C does."""
+    """Run the scenario; once the first epoch row is on the server, call ``at_training`` and ``send`` a signal
+    to the session's process or (``to_group``) to its whole process group, as a terminal's Ctrl-C does."""
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
     from ddp_fault_rig import EPOCH_LOG_ENV, FAULT_ENV, recorded_epochs  # imports Ultralytics: only here
@@ -163,6 +166,7 @@ def _run_scenario(
         PYTHONPATH=os.pathsep.join(p for p in (str(HERE), str(UL_TESTS), os.environ.get("PYTHONPATH")) if p),
         **{TAG_ENV: tag, EPOCH_LOG_ENV: str(epoch_log)},
     )
+    env.update(extra_env or {})
     if fault:
         env[FAULT_ENV] = fault
     options = {
@@ -188,8 +192,11 @@ def _run_scenario(
     try:
         peak = 0
         signalled = started = time.monotonic()
-        if send is not None:
+        if send is not None or at_training is not None:
             peak = _wait_for_training(server, proc, log_path, tag, sessions=2 if ddp else 1)
+            if at_training is not None:
+                at_training()
+        if send is not None:
             if to_group:
                 os.killpg(proc.pid, send)
             else:
@@ -307,6 +314,8 @@ def test_a_dead_ddp_worker_fails_h_train_naming_the_rank(wandb_server: Any, tmp_
         pytest.param(signal.SIGINT, False, -signal.SIGINT, 130, "KeyboardInterrupt", id="sigint"),
         # a terminal's Ctrl-C: the launcher gets SIGINT from the terminal and again from the parent
         pytest.param(signal.SIGINT, True, -signal.SIGINT, 130, "KeyboardInterrupt", id="sigint-group"),
+        # a scheduler's stop (kill -TERM -<pgid>): the launcher and every worker get SIGTERM at once
+        pytest.param(signal.SIGTERM, True, 143, 143, "Terminated", id="sigterm-group"),
     ],
 )
 def test_a_signal_to_the_parent_of_a_ddp_launch_stops_everything(
@@ -371,3 +380,80 @@ def test_a_ddp_training_preempted_by_sigterm_resumes_into_the_same_run(wandb_ser
     assert "post/score" in run.history[-1]
     outcomes = [(a["attempt"], a["outcome"]) for a in run.summary["bridge_attempts"]]
     assert outcomes == [(1, "preempted"), (2, "finished")], outcomes
+
+
+@pytest.mark.slow
+def test_rank_0_killed_mid_epoch_fails_the_run_and_a_restart_continues_it(wandb_server: Any, tmp_path: Path) -> None:
+    """Rank 0 (the one writing the run) gets SIGKILL after its first batch of epoch 2: no cleanup at all. The
+    launcher stops rank 1, ``h.train`` raises, the parent ends the run failed; a restart with the same run_id
+    from last.pt trains epoch 2 into the same run: every epoch once."""
+    restart = {"run_id": "rank0-killed"}
+    first = _run_scenario(wandb_server, tmp_path / "a1", ddp=True, epochs=2, fault="0:2:-9:mid", restart=restart)
+    _report("rank 0 SIGKILLed mid-epoch", first)
+    raised = first.raised
+    assert raised["by_train"] and "DDPWorkerError" in raised["classes"], raised
+    assert raised["message"].startswith("DDP worker rank 0 (local rank 0, pid "), raised
+    assert "was killed by SIGKILL (exit code -9), so the DDP launcher exited with status 1" in raised["message"]
+    assert first.returncode == 1
+    run = first.run
+    assert run.created_count == 1 and run.state == "failed", run.sessions
+    assert run.sessions[-1].exit_code == 1 and run.sessions[-1].complete, run.sessions  # the parent's resume
+    assert run.summary["bridge_failure"] == f"DDPWorkerError: {raised['message']}"
+    assert not any("post/score" in row for row in run.history)
+    before = [row["epoch"] for row in run.history if TRAIN_LOSS in row]
+    assert before == [1], before  # epoch 1 was logged and flushed; epoch 2 died before its row
+
+    last = tmp_path / "a1" / "runs" / "train" / "weights" / "last.pt"
+    second = _run_scenario(
+        wandb_server, tmp_path / "a2", ddp=True, epochs=2, expect_raise=False, restart={**restart, "resume": str(last)}
+    )
+    _report("restart after rank 0 was killed", second)
+    assert second.returncode == 0, second.output[-4000:]
+    run = second.run
+    assert (run.id, run.created_count, run.state) == ("rank0-killed", 1, "finished"), run.sessions
+    assert run.sessions[-1].exit_code == 0 and not run.overlapping
+    assert [row["epoch"] for row in run.history if TRAIN_LOSS in row] == [1, 2]  # epoch 1 not twice
+    assert "post/score" in run.history[-1]
+    outcomes = [(a["attempt"], a["outcome"]) for a in run.summary["bridge_attempts"]]
+    assert outcomes == [(1, "failed"), (2, "finished")], outcomes
+
+
+OUTAGE_SECONDS = 25.0
+
+
+@pytest.mark.slow
+def test_a_backend_outage_during_ddp_training_loses_no_epoch(wandb_server: Any, tmp_path: Path) -> None:
+    """Every request gets 503 for 25 s, from the first epoch row on: the training rank's client retries (wait
+    at most 2 s between tries), every epoch lands once, and the parent's resume after training still works."""
+    epochs = 4
+    window: list[float] = []
+
+    def outage() -> None:
+        window.append(time.time())
+        wandb_server.faults.outage(OUTAGE_SECONDS)
+
+    retry_env = {
+        "WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS": "1",
+        "WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS": "2",
+        "WANDB__GRAPHQL_RETRY_WAIT_MIN_SECONDS": "1",
+        "WANDB__GRAPHQL_RETRY_WAIT_MAX_SECONDS": "2",
+    }
+    outcome = _run_scenario(
+        wandb_server, tmp_path, ddp=True, epochs=epochs, at_training=outage, extra_env=retry_env, expect_raise=False
+    )
+    _report("backend outage during DDP training", outcome)
+    assert outcome.returncode == 0, outcome.output[-4000:]
+    run = outcome.run
+    assert run.created_count == 1 and not run.overlapping and run.state == "finished", run.sessions
+    assert [(s.resume_mode, s.exit_code) for s in run.sessions] == [("none", 0), ("must", 0), ("must", 0)]
+    assert [row["epoch"] for row in run.history if TRAIN_LOSS in row] == list(range(1, epochs + 1))
+    assert outcome.logged == list(range(1, epochs + 1))
+    assert "post/score" in run.history[-1]  # post-training resumed after the outage
+    # the outage overlapped training: requests were refused, and the training rank's stream reached the server
+    # after it ended (the server's own request times)
+    down = window[0]
+    up = down + OUTAGE_SECONDS
+    refused = [r for r in wandb_server.requests if r.fault and down <= r.time <= up]
+    assert refused, "no request met the outage"
+    streamed = [r.time for r in wandb_server.requests if r.operation == "file_stream" and not r.fault]
+    assert any(t > up for t in streamed), (streamed, down)
