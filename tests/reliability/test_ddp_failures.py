@@ -22,9 +22,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ddp_fault_scenario import HANG_LIMIT
 from support import child_process_count
 
 from wandb_ddp_bridge.integrations.ultralytics import DDPWorkerError
+from wandb_ddp_bridge.integrations.ultralytics.launch import _STOP_TIMEOUT
 from wandb_ddp_bridge.signals import SignalGuard, Terminated
 
 HERE = Path(__file__).resolve().parent
@@ -33,7 +35,8 @@ SCENARIO = HERE / "ddp_fault_scenario.py"
 TAG_ENV = "DDP_FAULT_TAG"
 TRAIN_LOSS = "train/box_loss"
 PROJECT = "ddp-faults"
-GONE_WITHIN = 30.0  # seconds after the session's process ended
+# no process of the session outlives it by more than the bridge gives the DDP launcher to stop its workers
+GONE_WITHIN = _STOP_TIMEOUT
 SIGNALLED_EPOCHS = 30  # far more than run before the signal: the signal always lands inside training
 
 
@@ -203,7 +206,9 @@ def _run_scenario(
                 os.kill(proc.pid, send)
             signalled = time.monotonic()
         while proc.poll() is None:
-            assert time.monotonic() - started < 150, log_path.read_text(errors="replace")[-6000:]
+            # a hung scenario ends itself at HANG_LIMIT (with every thread's stack in its output); this only
+            # keeps a scenario that could not even do that from hanging the suite
+            assert time.monotonic() - started < 2 * HANG_LIMIT, log_path.read_text(errors="replace")[-6000:]
             peak = max(peak, len(_tagged(tag)))
             time.sleep(0.2)
         returncode = proc.returncode
@@ -240,7 +245,7 @@ def _run_scenario(
 
 def _wait_for_training(server: Any, proc: subprocess.Popen[bytes], log_path: Path, tag: str, *, sessions: int) -> int:
     """Until the server holds the first epoch row of the training session; the most tagged processes seen."""
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + HANG_LIMIT  # the scenario ends itself by then if it hangs
     peak = 0
     while time.monotonic() < deadline:
         assert proc.poll() is None, log_path.read_text(errors="replace")[-6000:]
@@ -249,7 +254,9 @@ def _wait_for_training(server: Any, proc: subprocess.Popen[bytes], log_path: Pat
         if runs and len(runs[0].sessions) >= sessions and any(TRAIN_LOSS in row for row in runs[0].history):
             return max(peak, len(_tagged(tag)))
         time.sleep(0.2)
-    pytest.fail("no epoch row reached the server within 120 s:\n" + log_path.read_text(errors="replace")[-6000:])
+    pytest.fail(
+        f"no epoch row reached the server within {HANG_LIMIT:.0f} s:\n" + log_path.read_text(errors="replace")[-6000:]
+    )
 
 
 def _assert_ended_failed(outcome: Outcome, *, exit_code: int, sessions: int) -> list[int]:
@@ -397,11 +404,15 @@ def test_rank_0_killed_mid_epoch_fails_the_run_and_a_restart_continues_it(wandb_
     assert first.returncode == 1
     run = first.run
     assert run.created_count == 1 and run.state == "failed", run.sessions
-    assert run.sessions[-1].exit_code == 1 and run.sessions[-1].complete, run.sessions  # the parent's resume
+    # PRE; rank 0's attachment, never finished (no cleanup at all); the parent's resume, which ends it failed
+    assert [(s.resume_mode, s.exit_code) for s in run.sessions] == [("none", 0), ("must", None), ("must", 1)]
+    assert run.sessions[-1].complete, run.sessions
     assert run.summary["bridge_failure"] == f"DDPWorkerError: {raised['message']}"
     assert not any("post/score" in row for row in run.history)
     before = [row["epoch"] for row in run.history if TRAIN_LOSS in row]
-    assert before == [1], before  # epoch 1 was logged and flushed; epoch 2 died before its row
+    # a prefix of what rank 0 logged: a row its wandb-core had not sent yet dies with it (the finding in
+    # docs/reliability.md); epoch 2 never got to its row
+    assert first.logged == [1] and before == first.logged[: len(before)], (before, first.logged)
 
     last = tmp_path / "a1" / "runs" / "train" / "weights" / "last.pt"
     second = _run_scenario(
@@ -412,7 +423,8 @@ def test_rank_0_killed_mid_epoch_fails_the_run_and_a_restart_continues_it(wandb_
     run = second.run
     assert (run.id, run.created_count, run.state) == ("rank0-killed", 1, "finished"), run.sessions
     assert run.sessions[-1].exit_code == 0 and not run.overlapping
-    assert [row["epoch"] for row in run.history if TRAIN_LOSS in row] == [1, 2]  # epoch 1 not twice
+    # the restart trains epoch 2 from last.pt (epoch 1's checkpoint): no epoch twice, none after a gap
+    assert [row["epoch"] for row in run.history if TRAIN_LOSS in row] == [*before, 2]
     assert "post/score" in run.history[-1]
     outcomes = [(a["attempt"], a["outcome"]) for a in run.summary["bridge_attempts"]]
     assert outcomes == [(1, "failed"), (2, "finished")], outcomes
@@ -447,7 +459,8 @@ def test_a_backend_outage_during_ddp_training_loses_no_epoch(wandb_server: Any, 
     assert run.created_count == 1 and not run.overlapping and run.state == "finished", run.sessions
     assert [(s.resume_mode, s.exit_code) for s in run.sessions] == [("none", 0), ("must", 0), ("must", 0)]
     assert [row["epoch"] for row in run.history if TRAIN_LOSS in row] == list(range(1, epochs + 1))
-    assert outcome.logged == list(range(1, epochs + 1))
+    # what rank 0 logged (the final validation notes one more, past the last epoch: nothing is logged there)
+    assert outcome.logged[:epochs] == list(range(1, epochs + 1)), outcome.logged
     assert "post/score" in run.history[-1]  # post-training resumed after the outage
     # the outage overlapped training: requests were refused, and the training rank's stream reached the server
     # after it ended (the server's own request times)
