@@ -11,7 +11,6 @@ away. Either way the run ends with exit code ``128 + signal`` and the attempt is
 
 from __future__ import annotations
 
-import _thread
 import contextlib
 import signal
 import threading
@@ -47,12 +46,15 @@ class PreemptionWatch:
         self._previous: dict[int, Any] = {}
         self._timer: threading.Timer | None = None
         self._raised = False
+        self._main: int | None = None  # the main thread, which the end of the grace period interrupts
+        self._lock = threading.Lock()  # the timer never signals once restore() has begun
         self.received: int | None = None
         self.received_at: float | None = None
 
     def install(self) -> PreemptionWatch:
         if self._previous or threading.current_thread() is not threading.main_thread():
             return self
+        self._main = threading.get_ident()
         for signum in self._signums:
             try:
                 self._previous[signum] = signal.signal(signum, self._handle)
@@ -73,16 +75,21 @@ class PreemptionWatch:
             raise Preempted(self.received, received_at=self.received_at)
 
     def _expire(self) -> None:
-        if self._previous and self.received is not None and not self._raised:
-            _thread.interrupt_main(signal.Signals(self.received))  # runs _handle in the main thread, which raises
+        with self._lock:
+            if self._previous and self.received is not None and not self._raised and self._main is not None:
+                # a real signal to the main thread: it wakes a blocking C call (a sleep, a read, a collective
+                # that waits), whose retry then runs _handle, which raises; interrupt_main() would only set a
+                # flag that such a call never looks at
+                signal.pthread_kill(self._main, self.received)
 
     def restore(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        for signum, previous in self._previous.items():
-            with contextlib.suppress(OSError, ValueError, TypeError):
-                signal.signal(signum, previous)
-        self._previous = {}
+        with self._lock:
+            for signum, previous in self._previous.items():
+                with contextlib.suppress(OSError, ValueError, TypeError):
+                    signal.signal(signum, previous)
+            self._previous = {}
 
     def check(self) -> None:
         """Raise :class:`Preempted` if a preemption signal arrived (and nothing raised it yet)."""

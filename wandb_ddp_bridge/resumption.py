@@ -6,11 +6,14 @@ settings and the handoff's signal guard, and returns the run for post-training, 
 lost (the owner then refuses every write with a message saying why).
 
 After a signal (or Ctrl-C) the resume gets ``resume_grace_seconds`` in all; then it is abandoned for a local
-offline copy of the run (with the ``wandb sync`` command in a warning), and the signal's exit goes on.
+offline copy of the run (with the ``wandb sync`` command in a warning), and the signal's exit goes on. A resume
+that no retry can mend (the run was deleted on the server, or an error that is not the backend's) also leaves
+an offline copy, which gets the failure, before the error propagates: the run never looks green.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import TYPE_CHECKING
 
@@ -49,8 +52,9 @@ def reopen(
 
 
 def recovered(previous: Run | None) -> Run | None:
-    """The session's run, if an interrupted resume had opened it after all (the interruption still
-    propagates; the post phase gets the run)."""
+    """The session's run, if a failed resume had opened it after all: an interrupted attempt, or the offline
+    copy kept when the resume failed for good (the exception still propagates; the post phase gets the run,
+    so the session records the failure in it)."""
     current = _wandb.active_run_if_loaded()
     if previous is not None and current is not None and current.id == previous.id:
         return current
@@ -99,11 +103,16 @@ def _resume_until(
             )
         except BackendError as error:
             _wandb.forget_failed_init()
+            if _run_is_gone(error):  # deleted on the server (or never there): no retry can bring it back
+                if config.on_backend_error == "offline":
+                    return _resume_offline(previous, config, error)
+                _keep_failure_offline(previous, config, error)
+                raise
             if attempt == config.resume_attempts:
                 if deadline is not None:
                     return _abandon(previous, config, guard)
                 if config.on_backend_error == "offline":
-                    return _resume_offline(previous, config)
+                    return _resume_offline(previous, config, error)
                 if exc is not None:
                     # keep the training error primary; say loudly that post-training is lost
                     _log.warning("%s", error)
@@ -113,6 +122,10 @@ def _resume_until(
             pause = delay if deadline is None else min(delay, max(0.0, deadline - time.monotonic()))
             time.sleep(pause)
             delay *= 2
+        except Exception as error:  # not the backend: retrying cannot help
+            _wandb.forget_failed_init()
+            _keep_failure_offline(previous, config, error)
+            raise
     return None  # unreachable: the loop returns or raises
 
 
@@ -145,19 +158,56 @@ def _abandon(previous: Run, config: BridgeConfig, guard: SignalGuard) -> Run | N
         return None
 
 
-def _resume_offline(previous: Run, config: BridgeConfig) -> Run:
+def _run_is_gone(error: BackendError) -> bool:
+    """wandb refused ``resume="must"``: the backend answered that the run does not exist."""
+    import wandb
+
+    return isinstance(error.__cause__, wandb.errors.UsageError)
+
+
+def _keep_failure_offline(previous: Run, config: BridgeConfig, error: Exception) -> None:
+    """The resume failed in a way no retry mends, and ``error`` will propagate. Without a run, the server
+    would keep the run as the training child left it (exit code 0, state finished): a failed program that looks
+    green. So open an offline copy under the same id: the owner recovers it (:func:`recovered`) and writes the
+    failure and a non-zero exit code into it, and ``wandb sync`` uploads that into the run."""
+    try:
+        _resume_offline(previous, config, error)
+    except Exception as offline_error:
+        _log.warning(
+            "could not keep an offline copy of run %s either (%s: %s): on the server it stays as training left "
+            "it, without this failure",
+            previous.id,
+            type(offline_error).__name__,
+            offline_error,
+        )
+
+
+def _resume_offline(previous: Run, config: BridgeConfig, reason: Exception | None = None) -> Run:
     """Keep the post-training logs locally, under the same run id, and say how to sync them."""
     config = config.model_copy(update={"mode": "offline"})
-    run = _wandb.resume_offline(
-        run_id=previous.id,
-        project=previous.project or config.project,
-        entity=previous.entity or config.entity,
-        config=config,
-    )
+    try:
+        run = _wandb.resume_offline(
+            run_id=previous.id,
+            project=previous.project or config.project,
+            entity=previous.entity or config.entity,
+            config=config,
+        )
+    except OSError as error:  # a full disk, a read-only folder: say where, and what to do
+        where = error.filename or os.path.join(config.dir or os.getcwd(), "wandb")
+        raise OSError(
+            error.errno,
+            f"could not write the offline copy of run {previous.id!r} under {where}: {error.strerror or error}. "
+            "Free space there (or point dir= at a disk with room); the run on the server keeps what training "
+            "wrote",
+            where,
+        ) from error
     where = f"-e {previous.entity} " if previous.entity else ""
     _log.warning(
-        "the W&B backend is unreachable; post-training logs go to an OFFLINE copy of run %s. Sync them into "
+        "%s; post-training logs (and how the run ended) go to an OFFLINE copy of run %s. Sync them into "
         "the same run later with:\n  wandb sync --id %s -p %s %s%s",
+        f"could not resume run {previous.id!r} after training ({type(reason).__name__}: {reason})"
+        if reason is not None
+        else "the W&B backend is unreachable",
         previous.id,
         previous.id,
         previous.project,

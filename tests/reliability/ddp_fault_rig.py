@@ -3,8 +3,9 @@
 Importable by module name (``ddp_fault_rig``) from this directory, like ``ul_rig``: Ultralytics' DDP workers
 rebuild the trainer class and the callbacks by reference.
 
-* ``DDP_FAULT_EXIT="<rank>:<epoch>:<code>"`` makes that global rank ``os._exit(code)`` (no cleanup at all, like
-  a segfault or an OOM kill) at the start of that 1-based epoch.
+* ``DDP_FAULT_EXIT="<rank>:<epoch>:<code>[:mid]"`` makes that global rank ``os._exit(code)`` (no cleanup at
+  all, like a segfault) at the start of that 1-based epoch, or (``:mid``) after its first training batch; a
+  negative code sends that signal to itself instead (``-9``: SIGKILL, as the OOM killer does).
 * ``DDP_FAULT_EPOCH_LOG=<file>``: :func:`record_epoch` appends each epoch that global rank 0 finished, after
   the bridge logged its row (at ``on_fit_epoch_end``, where the bridge's callback runs first), so a test can
   compare the rows logged with the rows the server recorded. The trainer above calls it; in-process training
@@ -33,15 +34,24 @@ class FaultyCPUDDPDetectionTrainer(CPUDDPDetectionTrainer):  # type: ignore[misc
     notes the epochs it logged."""
 
     def run_callbacks(self, event: str) -> None:
-        if event == "on_train_epoch_start" and os.environ.get(FAULT_ENV):
-            rank, epoch, code = (int(part) for part in os.environ[FAULT_ENV].split(":"))
-            if int(os.environ.get("RANK", "-1")) == rank and int(self.epoch) + 1 == epoch:
-                sys.stderr.write(f"ddp_fault_rig: rank {rank} exits with code {code} at epoch {epoch}\n")
-                sys.stderr.flush()
-                os._exit(code)
+        if os.environ.get(FAULT_ENV):
+            _maybe_die(event, int(getattr(self, "epoch", 0)) + 1, os.environ[FAULT_ENV])
         super().run_callbacks(event)
         if event == "on_fit_epoch_end":
             record_epoch(self)  # here, not as a model callback: releases before 8.4.140 do not ship those
+
+
+def _maybe_die(event: str, epoch: int, fault: str) -> None:
+    """Die as ``fault`` says, if this is the rank, the epoch and the moment (see the module docstring)."""
+    rank, at_epoch, code, *where = fault.split(":")
+    moment = "on_train_batch_end" if where == ["mid"] else "on_train_epoch_start"
+    if event != moment or int(os.environ.get("RANK", "-1")) != int(rank) or epoch != int(at_epoch):
+        return
+    sys.stderr.write(f"ddp_fault_rig: rank {rank} dies ({code}) at epoch {epoch}, {event}\n")
+    sys.stderr.flush()
+    if int(code) < 0:
+        os.kill(os.getpid(), -int(code))  # a real signal, e.g. SIGKILL (the OOM killer's)
+    os._exit(int(code))
 
 
 def record_epoch(trainer: Any) -> None:

@@ -21,6 +21,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+#: A hung scenario dumps every thread's stack and exits after this many seconds: the test's own waits end there.
+HANG_LIMIT = 150.0
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "ultralytics"))
@@ -78,7 +81,7 @@ def _wandb_env() -> dict[str, str]:
 
 def main() -> None:
     # A hang must not be silent: dump every thread's stack and exit well before the test's timeout.
-    faulthandler.dump_traceback_later(150, exit=True)
+    faulthandler.dump_traceback_later(HANG_LIMIT, exit=True)
     options = json.loads(sys.argv[1])
     workdir = Path(options.pop("workdir"))
     env_before = _wandb_env()

@@ -20,6 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from offline_sync import run_sync, sync_command
 from sdk_faults import POINTS, Fault, SdkFaults
 from support import open_run, wandb_env
 
@@ -57,6 +58,7 @@ class Expected:
     exit_code: int | None  # the run's last writer session; None: no run
     failure_recorded: bool
     written: tuple[str, ...]  # keys the API accepted before the fault: each must be on the server
+    offline_copy: bool = False  # the end of the run is in an offline copy: sync it (the logged command) first
 
 
 def expected(site: str, when: str, kind: str) -> Expected:
@@ -69,7 +71,10 @@ def expected(site: str, when: str, kind: str) -> Expected:
     if site == "finish#3" and when == "after":
         return Expected(True, 0, False, written)  # the run had ended cleanly when the interruption came
     if site == "resume#2" and when == "before":
-        # the run cannot be taken back: it stays as the training child left it
+        if kind == "error":
+            # no retry mends an error that is not the backend's: the failure goes into an offline copy
+            return Expected(True, 1, True, written, offline_copy=True)
+        # interrupted: the run cannot be taken back, it stays as the training child left it
         return Expected(True, 0, False, written)
     # the reason goes into the summary while the session holds the run in a phase; a start that failed, or a
     # fault in the end's own marker or finish, leaves only the exit code to say it
@@ -104,7 +109,13 @@ def test_the_clean_program_makes_the_calls_the_model_reasons_on(
 
 @pytest.mark.parametrize(("site", "when", "kind"), CASES, ids=[f"{s}-{w}-{k}" for s, w, k in CASES])
 def test_a_fault_at_every_call_site(
-    wandb_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, site: str, when: str, kind: str
+    wandb_server: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    site: str,
+    when: str,
+    kind: str,
 ) -> None:
     faults = SdkFaults.install(monkeypatch)
     env_before = wandb_env()
@@ -116,6 +127,9 @@ def test_a_fault_at_every_call_site(
     assert active_session() is None and active_handoff() is None and open_run() is None
     assert wandb_env() == env_before
     assert len({id(f.run) for f in faults.finished}) == len(faults.finished), "a run object finished twice"
+    if want.offline_copy:
+        [online] = wandb_server.runs()
+        run_sync(sync_command(caplog.text, online.id))
     runs = wandb_server.runs()
     if not want.run_exists:
         assert runs == []

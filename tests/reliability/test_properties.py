@@ -20,7 +20,6 @@ Budgets: ``BRIDGE_HYPOTHESIS_PROFILE=ci`` (default) or ``thorough`` (``nox -s pr
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -49,6 +48,7 @@ from hypothesis.stateful import (  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from fake_integration import FAKE, FakeIntegration, FakeModel, TrainingError, child_trains  # noqa: E402
 from sdk_faults import POINTS, SdkFaults  # noqa: E402
 from support import open_run, wandb_env  # noqa: E402
 
@@ -64,7 +64,6 @@ from wandb_ddp_bridge.handoff import active_handoff  # noqa: E402
 from wandb_ddp_bridge.phases import Phase  # noqa: E402
 from wandb_ddp_bridge.session import Session, active_session  # noqa: E402
 
-attach_module = importlib.import_module("wandb_ddp_bridge.attachment")
 PROFILE_ENV = "BRIDGE_HYPOTHESIS_PROFILE"
 REPORT_ENV = "BRIDGE_PROPERTY_REPORT"
 _COMMON: dict[str, Any] = {
@@ -90,55 +89,6 @@ def _profile() -> tuple[int, int, int, bool]:
     if name not in PROFILES:
         raise pytest.UsageError(f"{PROFILE_ENV}={name!r}: use one of {', '.join(PROFILES)}")
     return PROFILES[name]
-
-
-# ------------------------------------------------------------------------------- a fake integration
-@dataclass(frozen=True)
-class FakeModel:
-    """A model the fake integration trains: in this process (fast path) or by "spawning" workers."""
-
-    spawns: bool
-
-
-class FakeIntegration:
-    """The integration protocol, minimal: ``prepare`` is counted, ``train`` logs one epoch."""
-
-    name = "fake"
-    prepared = 0
-
-    def matches(self, model: Any) -> bool:
-        return isinstance(model, FakeModel)
-
-    @contextmanager
-    def prepare(self, model: Any, ctx: Any) -> Iterator[None]:
-        FakeIntegration.prepared += 1
-        try:
-            yield
-        finally:
-            FakeIntegration.prepared -= 1
-
-    def train(self, model: FakeModel, ctx: Any) -> None:
-        if model.spawns:
-            ctx.release_parent_run()
-            _child_trains()
-        elif open_run() is not None:  # the fast path kept the run open for in-process training
-            open_run().log({"epoch": 1})
-        else:  # fast_path="never": in-process training attaches like a child
-            _child_trains()
-
-
-FAKE = FakeIntegration()
-
-
-def _child_trains() -> None:
-    """What a training child does, in this process: attach, log an epoch, detach (exit code 1 on error)."""
-    with attach_module.attached() as run:
-        if run is not None:
-            run.log({"epoch": 1})
-
-
-class TrainingError(Exception):
-    pass
 
 
 # ------------------------------------------------------------------------------------- the machine
@@ -375,7 +325,7 @@ class Program(RuleBasedStateMachine):
                     self.holding = self.holding and not self.h.model.spawns  # a launch releases the run first
                     self.h.train()
                 else:
-                    _child_trains()
+                    child_trains()
             if outcome == "error":
                 raise TrainingError("loss is nan")
             if outcome == "interrupt":

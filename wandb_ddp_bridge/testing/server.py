@@ -340,6 +340,14 @@ class LocalWandbServer:
         where = self.url if self._port else "not started"
         return f"<LocalWandbServer {where} data_dir={self.data_dir!r}>"
 
+    # -- test control ----------------------------------------------------------------------------
+
+    def delete_run(self, path: str) -> None:
+        """Delete a run (``"entity/project/id"``, ``"project/id"`` or a unique ``"id"``) as the W&B UI does:
+        a client that resumes it afterwards is told it does not exist."""
+        record = self.run(path)  # KeyError naming the known runs if there is no such run
+        self._open_store().delete_run(record.entity, record.project, record.id)
+
 
 def _remove_in_creator(data_dir: str, creator_pid: int) -> None:
     """Remove a server's temporary data dir, only in the process that created it: a forked child that exits

@@ -333,3 +333,17 @@ class Store(Database):
                     " DO UPDATE SET artifact_pk=excluded.artifact_pk",
                     (art["entity"], art["project"], art["collection"], alias, pk),
                 )
+
+    # -- test control ----------------------------------------------------------------------------
+
+    def delete_run(self, entity: str, project: str, run_id: str) -> bool:
+        """Remove a run and what it wrote (sessions, lines, files), as deleting it in the W&B UI does, so a test
+        can show what a client meets when its run is gone. Requests and events stay: they are what arrived."""
+        row = self.find_run(entity, project, run_id)
+        if row is None:
+            return False
+        with self.tx() as db:
+            for table in ("lines", "run_files", "sessions"):
+                db.execute(f"DELETE FROM {table} WHERE run_pk=?", (row["pk"],))
+            db.execute("DELETE FROM runs WHERE pk=?", (row["pk"],))
+        return True
