@@ -66,7 +66,8 @@ def yolo_trial(options: dict[str, Any]) -> None:
         lr0 = wandb.config["lr0"]
         SEEN.append({"id": s.id, "config": dict(s.run.config) if s.run is not None else {}})
         s.log({"pre/lr0": lr0})
-        kwargs = ul_rig.train_kwargs(workdir / "dataset", workdir / "runs", name=f"trial-{s.id}")
+        # optimizer="auto" picks its own learning rate and ignores lr0: a searched lr0 needs a named optimizer
+        kwargs = ul_rig.train_kwargs(Path(options["data"]), workdir / "runs", name=f"trial-{s.id}", optimizer="SGD")
         if options.get("ddp"):
             kwargs["trainer"] = ul_rig.CPUDDPDetectionTrainer
         model = YOLO("yolov8n.yaml")
@@ -90,7 +91,7 @@ def main() -> None:
     if options.get("trial") == "yolo" or options.get("program"):
         import ul_rig
 
-        ul_rig.make_dataset(workdir / "dataset")
+        options["data"] = str(ul_rig.make_dataset(workdir / "dataset"))
     pyagent.Agent.HEARTBEAT_SLEEP_SECONDS = 0.2  # the default 5 s between heartbeats only slows the test
     config: dict[str, Any] = {"method": options.get("method", "grid"), "parameters": options["parameters"]}
     if options.get("program"):
