@@ -38,3 +38,28 @@ def test_a_grid_sweep_of_two_trainings_ends_as_two_runs_of_the_sweep(
     options = {"project": "search", "entity": "e", "trial": "yolo", "ddp": ddp, "parameters": {"lr0": {"values": LRS}}}
     result = run_script("sweep_scenario.py", tmp_path, {**options, "count": 2})
     _assert_two_trainings(wandb_server, result)
+
+
+def test_the_cli_agents_program_adopts_the_assigned_run(wandb_server: LocalWandbServer, tmp_path: Path) -> None:
+    options = {"project": "search", "entity": "e", "program": True, "parameters": {"lr0": {"values": LRS}}}
+    result = run_script("sweep_scenario.py", tmp_path, {**options, "count": 2})
+    assert result["agent_exit"] == 0
+    result["trials"] = [{"id": r.id} for r in wandb_server.runs()]  # the programs' runs: checked to be the sweep's
+    _assert_two_trainings(wandb_server, result)
+
+
+def test_a_preempted_trial_is_requeued_and_continues_its_run(wandb_server: LocalWandbServer, tmp_path: Path) -> None:
+    options = {"project": "search", "entity": "e", "program": True, "preempt": True}
+    result = run_script(
+        "sweep_scenario.py", tmp_path, {**options, "parameters": {"lr0": {"values": [0.01]}}, "count": 2}
+    )
+    [run] = wandb_server.runs()
+    assert run.sweep == result["sweep"] and run.config["lr0"] == 0.01
+    assert (run.created_count, run.resumed_count) == (1, 1), "requeued into the same run, not a new one"
+    assert [event.detail["run"] for event in wandb_server.events("sweep_requeued")] == [run.id]
+    assert [s.exit_code for s in run.sessions][-1] == 0 and run.state == "finished"
+    assert run.sessions[0].preempting and run.sessions[0].exit_code == 143
+    epochs = [row["epoch"] for row in run.history if "train/box_loss" in row]
+    assert epochs == [1, 2], "epoch 1 from the preempted attempt, epoch 2 from the checkpoint's continuation"
+    outcomes = [(a["attempt"], a["outcome"]) for a in run.summary["bridge_attempts"]]
+    assert outcomes == [(1, "preempted"), (2, "finished")]
