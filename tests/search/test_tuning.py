@@ -41,3 +41,15 @@ def test_two_tuner_iterations_are_two_grouped_runs_beside_the_search(
     assert [row["pre/ready"] for row in search.history if "pre/ready" in row] == [1]
     assert "post/best_fitness" in search.history[-1]
     assert json.loads(json.dumps(result["best_hyperparameters"]))["lr0"] == pytest.approx(best.config["lr0"], rel=1e-3)
+
+
+def test_failed_iterations_end_failed_and_the_search_goes_on(wandb_server: LocalWandbServer, tmp_path: Path) -> None:
+    result = run_script("tune_scenario.py", tmp_path, {"project": "tune", "break_iterations": True, "group": "g1"})
+    runs = {run.id: run for run in wandb_server.runs(project="tune")}
+    search = runs.pop(result["id"])
+    assert search.state == "finished" and search.exit_code == 0
+    assert sorted(r.config["tune_iteration"] for r in runs.values()) == [1, 2], "both iterations were tried"
+    for trial in runs.values():
+        assert (trial.state, trial.exit_code, trial.group) == ("failed", 1, "g1")  # the session's own group
+    assert [failed for *_, failed in result["trials"]] == [True, True]
+    assert search.summary["tune/iterations"]["nrows"] == 2

@@ -2,7 +2,7 @@
 '<json options>'``. Prints ``RESULT {...}`` (the session's id, ``h.result``'s iterations and best).
 
 Options: ``project``; ``plain``: call ``model.tune(...)`` in the handoff instead of ``h.tune(...)``;
-``group``: the session's group.
+``group``: the session's group; ``break_iterations``: every iteration's training fails (its dataset is gone).
 """
 
 from __future__ import annotations
@@ -27,20 +27,22 @@ def main() -> None:
     data = ul_rig.make_dataset(workdir / "dataset")
     tune_args = ul_rig.train_kwargs(data, workdir / "runs", epochs=1, name="tune")
     tune_args.update(iterations=2, space={"lr0": (1e-4, 1e-2)}, device="cpu")
+    if options.get("break_iterations"):
+        tune_args["data"] = str(workdir / "no-such-dataset.yaml")
     with wandb_session(project=options["project"], group=options.get("group"), dir=str(workdir)) as s:
         s.log({"pre/ready": 1})
         model = YOLO("yolov8n.yaml")
         with s.handoff(model) as h:
             model.tune(**tune_args) if options.get("plain") else h.tune(**tune_args)
         outcome = h.result
-        s.log({"post/best_fitness": outcome.best.fitness})
+        s.log({"post/best_fitness": outcome.best.fitness if outcome.best else None})
         print(
             "RESULT "
             + json.dumps(
                 {
                     "id": s.id,
                     "trials": [[t.iteration, t.run_id, t.fitness, t.failed] for t in outcome.trials],
-                    "best": outcome.best.iteration,
+                    "best": outcome.best.iteration if outcome.best else None,
                     "best_hyperparameters": outcome.best_hyperparameters,
                 }
             ),
