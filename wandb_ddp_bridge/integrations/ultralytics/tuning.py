@@ -34,7 +34,7 @@ from ...env import EnvSnapshot, read_descriptor
 from ...errors import AttachError, ConfigError
 from .. import TrainingContext
 
-__all__ = ["JOB_TYPE", "TuneOutcome", "TrialRecord", "tune"]
+__all__ = ["JOB_TYPE", "TrialRecord", "TuneOutcome", "tune"]
 
 JOB_TYPE = "tune-trial"
 #: What the iteration subprocesses must not see: the handoff's run, and a W&B mode that would log.
@@ -141,9 +141,9 @@ def _bridged_tuner_class() -> type:
 
     if not hasattr(Tuner, "_save_local_result"):
         raise ConfigError(
-            f"h.tune() needs an Ultralytics release whose Tuner records each iteration in _save_local_result "
-            f"(8.4 and later); ultralytics {ultralytics.__version__} has none. Upgrade Ultralytics, or call "
-            "model.tune(...) outside a handoff (no W&B runs for its iterations)."
+            "h.tune() needs an Ultralytics release whose Tuner records each iteration in _save_local_result (the "
+            f"8.4 releases; 8.3 releases write a CSV row inline); ultralytics {ultralytics.__version__} has none. "
+            "Upgrade Ultralytics, or call model.tune(...) outside a handoff (no W&B runs for its iterations)."
         )
 
     class BridgedTuner(Tuner):  # type: ignore[misc, valid-type]
