@@ -47,13 +47,15 @@ def test_grid_sweep_runs_each_point_once_and_links_runs_to_the_sweep(wandb_serve
 import sys, wandb
 api = wandb.Api()
 sweep = api.sweep(f"e/p/{sys.argv[1]}")
-print("STATE", sweep.state, "RUNS", sorted(r.id for r in sweep.runs))
+print("STATE", sweep.state, "RUNS", sorted(r.id for r in sweep.runs), "EXPECTED", sweep.expected_run_count)
+print("LISTED", [s.id for s in api.project("p", entity="e").sweeps()])
 run = api.run(f"e/p/{sweep.runs[0].id}")
 print("LINK", run.sweep.id, run.sweep.config["method"])
 """,
         sweep_id,
     )
-    assert f"STATE FINISHED RUNS {sorted(r.id for r in runs)}" in out
+    assert f"STATE FINISHED RUNS {sorted(r.id for r in runs)} EXPECTED 3" in out
+    assert f"LISTED {[sweep_id]}" in out
     assert f"LINK {sweep_id} grid" in out
     assert wandb_server.unknown_operations == [] and wandb_server.events("server_error") == []
 

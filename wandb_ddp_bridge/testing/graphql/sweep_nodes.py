@@ -13,7 +13,7 @@ from typing import Any
 
 from ..encoding import gid
 from ..run_records import run_state
-from ..sweep_search import parse_config
+from ..sweep_search import SweepSearch, parse_config
 from .context import Node, OpContext, connection, iso
 
 __all__ = ["find_sweep", "project_sweep_fields", "sweep_node", "sweep_runs"]
@@ -51,7 +51,7 @@ def project_sweep_fields(ctx: OpContext, entity: str, project: str) -> Node:
 
 def sweep_node(ctx: OpContext, row: Any) -> Node:
     """A sweep: its configuration (the YAML text it was created with), state, runs and agents."""
-    run_cap = parse_config(row["config"]).get("run_cap")
+    expected = SweepSearch(parse_config(row["config"])).size  # the grid's size or the run cap; None: unbounded
 
     def agents(args: dict[str, Any]) -> Node:
         found = ctx.store.q("SELECT * FROM sweep_agents WHERE sweep_pk=? ORDER BY pk", (row["pk"],))
@@ -79,7 +79,7 @@ def sweep_node(ctx: OpContext, row: Any) -> Node:
         "controller": None,
         "scheduler": None,
         "runCount": lambda _: len(sweep_runs(ctx, row)),
-        "runCountExpected": int(run_cap) if run_cap is not None else None,
+        "runCountExpected": expected,
         "runs": lambda a: connection([_sweep_run_node(ctx, r) for r in sweep_runs(ctx, row)], a),
         "agents": agents,
         "agent": agent,
