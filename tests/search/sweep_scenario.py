@@ -105,8 +105,11 @@ def main() -> None:
             str(options["count"]),
             f"{options['entity']}/{options['project']}/{sweep_id}",
         ]
-        agent = subprocess.run(command, env={**os.environ, "TRIAL_OPTIONS": json.dumps(options)}, timeout=360)
-        print("RESULT " + json.dumps({"sweep": sweep_id, "agent_exit": agent.returncode}), flush=True)
+        env = {**os.environ, "TRIAL_OPTIONS": json.dumps(options)}
+        agent = subprocess.run(command, env=env, timeout=360, stdout=subprocess.PIPE, text=True)
+        print(agent.stdout, flush=True)
+        wins = [line for line in agent.stdout.splitlines() if "it wins over run_id='auto'" in line]
+        print("RESULT " + json.dumps({"sweep": sweep_id, "agent_exit": agent.returncode, "wins": wins}), flush=True)
         return
     trial = TRIALS[options["trial"]]
     wandb.agent(sweep_id, function=lambda: trial(options), count=options.get("count"))

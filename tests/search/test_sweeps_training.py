@@ -44,6 +44,7 @@ def test_the_cli_agents_program_adopts_the_assigned_run(wandb_server: LocalWandb
     options = {"project": "search", "entity": "e", "program": True, "parameters": {"lr0": {"values": LRS}}}
     result = run_script("sweep_scenario.py", tmp_path, {**options, "count": 2})
     assert result["agent_exit"] == 0
+    assert len(result["wins"]) == 2, "each program's run_id='auto' gave way to the agent's run, said in a debug line"
     result["trials"] = [{"id": r.id} for r in wandb_server.runs()]  # the programs' runs: checked to be the sweep's
     _assert_two_trainings(wandb_server, result)
 

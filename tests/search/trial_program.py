@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ def _preempt_after_first_epoch(trainer: Any) -> None:
 
 
 def main() -> None:
+    import logging
+
     import ul_rig
     import wandb
     from ultralytics import YOLO
@@ -29,6 +32,8 @@ def main() -> None:
     from wandb_ddp_bridge import wandb_session
 
     SETTINGS.update({"wandb": False, "sync": False})
+    logging.getLogger("wandb_ddp_bridge").setLevel(logging.DEBUG)  # the assignment's debug line, for the test
+    logging.getLogger("wandb_ddp_bridge").addHandler(logging.StreamHandler(sys.stdout))
     options = json.loads(os.environ["TRIAL_OPTIONS"])
     workdir = Path(options["workdir"])
     with wandb_session(project=options["project"], entity=options["entity"], run_id="auto", dir=str(workdir)) as s:
