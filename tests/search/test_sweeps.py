@@ -4,11 +4,16 @@ project is refused before any run exists."""
 
 from __future__ import annotations
 
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from search_runner import run_script
 
+from wandb_ddp_bridge import wandb_session
+from wandb_ddp_bridge.preemption import Preempted
 from wandb_ddp_bridge.testing import LocalWandbServer
 
 GRID = {"lr": {"values": [0.1, 0.2]}, "batch": {"value": 8}}
@@ -61,3 +66,14 @@ def test_tracked_training_is_the_agents_function(wandb_server: LocalWandbServer,
     for run in runs:
         assert run.state == "finished" and run.summary["train/loss"] == run.config["lr"]
         assert run.created_count == 1
+
+
+def test_a_session_ended_by_preemption_marks_its_last_writer_session_preempting(
+    wandb_server: LocalWandbServer, tmp_path: Path
+) -> None:
+    # what the sweep's requeue reads: the session that ends the run says the run comes back
+    s = wandb_session(project="preempted", dir=str(tmp_path), fast_path="never")
+    with pytest.raises(Preempted), s, s.handoff():
+        raise Preempted(signal.SIGTERM, received_at=time.monotonic())
+    (run,) = wandb_server.runs(project="preempted")
+    assert [(x.preempting, x.exit_code) for x in run.sessions] == [(False, 0), (True, 143)]
