@@ -1,6 +1,6 @@
 """W&B sweeps whose trials are bridged sessions (function agent), asserted on the local server's records:
 one run per trial, linked to the sweep, holding its parameters; a session that disagrees with the sweep's
-project is refused before any run exists."""
+project is refused before any run exists; a session ended by preemption says so on its run, for the requeue."""
 
 from __future__ import annotations
 
