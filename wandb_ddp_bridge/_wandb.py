@@ -24,6 +24,7 @@ __all__ = [
     "active_run",
     "active_run_if_loaded",
     "finish",
+    "init_beside",
     "init_new",
     "resume",
     "settings_for",
@@ -177,6 +178,31 @@ def init_new(config: BridgeConfig, *, run_id: str | None = None) -> Run:
     how = "continued" if getattr(run, "resumed", False) else "created"
     _log.debug("%s run %s in %.3fs", how, run.id, time.perf_counter() - started)
     return run
+
+
+def init_beside(
+    *, project: str, entity: str | None, mode: str, config: Mapping[str, Any], dir: str | None = None, **identity: Any
+) -> Run:
+    """A new run of its own beside the session's (one iteration of Ultralytics' tuner), while the session's run
+    is handed off: a fresh id, never a resume, although the handoff exported ``WANDB_RUN_ID``/``WANDB_RESUME``
+    naming the session's run (hidden from wandb meanwhile). ``identity``: ``name``, ``group``, ``job_type``."""
+    import wandb
+    from wandb.sdk.lib.runid import generate_id
+
+    try:
+        with hidden(tuple(_RUN_SELECTING)):
+            return wandb.init(
+                id=generate_id(),
+                project=project,
+                entity=entity,
+                mode=mode,  # type: ignore[arg-type]
+                dir=dir,
+                config=dict(config),
+                settings=wandb.Settings(silent=True, resume=None),
+                **identity,
+            )
+    except wandb.errors.Error as exc:
+        raise BackendError(f"could not create a run beside the session's in {project}: {exc}") from exc
 
 
 def resume(

@@ -143,6 +143,17 @@ class Handoff:
             )
         return self._integration.train(self._model, self._context(), **train_kwargs)
 
+    def tune(self, **tune_kwargs: Any) -> Any:
+        """Run the framework's hyperparameter search on the handed-off model (Ultralytics: its Tuner, each
+        iteration its own run grouped under the session's, the session's run the search; see
+        ``docs/hyperparameter-search.md``). ``h.result`` then holds the iterations and the best."""
+        if self._model is None or self._integration is None:
+            raise BridgeError(
+                "h.tune(): this handoff has no model it knows how to tune. Pass it when handing off: "
+                "`with s.handoff(model) as h: h.tune(...)` (an Ultralytics model)."
+            )
+        return self._integration.tune(self._model, self._context(), **tune_kwargs)
+
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:

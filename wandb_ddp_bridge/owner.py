@@ -29,6 +29,7 @@ from .errors import BackendError, PhaseError
 from .markers import marker
 from .opening import check_adopted, open_new
 from .phases import SESSION, RunState, Vocabulary, advance, check_method, holds_run
+from .preemption import Preempted
 from .ranks import detect_world
 from .registry import Slot
 from .restarts import ContinuedRun
@@ -219,6 +220,8 @@ class RunOwner:
     def _finish_run(self, steps: Unwinding, primary: BaseException | None, exit_code: int) -> None:
         run = self._run
         if run is not None:
+            if isinstance(primary, Preempted):  # the writer session that ends the run says it comes back
+                steps.run(run.mark_preempting)  # (a sweep requeues the trial; W&B shows it preempted)
             self._attempts.end(exit_code, outcome_of(primary, exit_code))
             steps.run(self._mark, self._ending_marker(), failure=primary)
             exit_code = exit_code or failed_code(steps.errors)

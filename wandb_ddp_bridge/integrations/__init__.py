@@ -58,6 +58,11 @@ class Integration(Protocol):
         """Train ``model`` inside the handoff; return what the framework's own train call returns."""
         ...
 
+    def tune(self, model: Any, ctx: TrainingContext, **tune_kwargs: Any) -> Any:
+        """Run the framework's hyperparameter search on ``model`` inside the handoff (``BridgeError`` when the
+        framework has none)."""
+        ...
+
 
 #: name -> module whose ``INTEGRATION`` attribute implements :class:`Integration`, checked in this order.
 REGISTRY: dict[str, str] = {

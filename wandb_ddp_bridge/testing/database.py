@@ -56,6 +56,16 @@ CREATE TABLE IF NOT EXISTS requests(
   status INTEGER, body_size INTEGER, duration_ms REAL, fault TEXT, run_path TEXT, peer TEXT);
 CREATE TABLE IF NOT EXISTS bodies(request_pk INTEGER PRIMARY KEY, body BLOB);
 CREATE TABLE IF NOT EXISTS events(pk INTEGER PRIMARY KEY, t REAL, kind TEXT, operation TEXT, detail TEXT);
+CREATE TABLE IF NOT EXISTS sweeps(
+  pk INTEGER PRIMARY KEY, entity TEXT NOT NULL, project TEXT NOT NULL, name TEXT NOT NULL, config TEXT,
+  method TEXT, state TEXT, display_name TEXT, description TEXT, created_at REAL, updated_at REAL,
+  UNIQUE(entity, project, name));
+CREATE TABLE IF NOT EXISTS sweep_agents(
+  pk INTEGER PRIMARY KEY, sweep_pk INTEGER NOT NULL, host TEXT, created_at REAL, heartbeat_at REAL,
+  state TEXT NOT NULL DEFAULT 'RUNNING');
+CREATE TABLE IF NOT EXISTS sweep_trials(
+  pk INTEGER PRIMARY KEY, sweep_pk INTEGER NOT NULL, run_id TEXT NOT NULL, params TEXT NOT NULL,
+  agent_pk INTEGER, state TEXT NOT NULL, assigned_at REAL, UNIQUE(sweep_pk, run_id));
 CREATE INDEX IF NOT EXISTS sessions_run ON sessions(run_pk, idx);
 CREATE INDEX IF NOT EXISTS artifacts_coll ON artifacts(entity, project, collection, digest);
 """

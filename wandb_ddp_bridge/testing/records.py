@@ -142,6 +142,7 @@ class RunRecord:
     job_type: str | None = None
     group: str | None = None
     notes: str | None = None
+    sweep: str | None = None  # the sweep's name, for a run a sweep agent started
 
     @property
     def path(self) -> str:

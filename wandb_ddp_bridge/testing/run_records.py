@@ -78,6 +78,7 @@ def run_record(store: Store, run: sqlite3.Row, crash_after: float) -> RunRecord:
         tags=loads_or(run["tags"], []) or [],
         job_type=run["job_type"],
         group=run["group_name"],
+        sweep=run["sweep"],
         notes=run["notes"],
     )
 

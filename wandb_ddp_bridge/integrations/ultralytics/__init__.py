@@ -4,6 +4,7 @@ The integration the core drives (:data:`INTEGRATION`) and the names DDP workers 
 per module:
 
 - :mod:`.training`: ``h.train`` and a plain ``model.train`` inside a handoff; :class:`TrainOutcome`.
+- :mod:`.tuning`: ``h.tune`` and a plain ``model.tune`` inside a handoff: every tuner iteration a run.
 - :mod:`.trainers`: the bridged trainer classes and their importable names (``Bridged<Name>``).
 - :mod:`.callbacks`: the bridge's callbacks, one table, the global-rank-0 check applied once.
 - :mod:`.runlog`: what the run receives when Ultralytics' own W&B callback is off.
@@ -23,17 +24,20 @@ from .callbacks import native_wandb_active
 from .launch import DDPWorkerError
 from .trainers import bridged_trainer, build_by_name
 from .training import TrainOutcome, prepare_model, prepared, restore_model, train
+from .tuning import TuneOutcome, tune
 
 __all__ = [
     "INTEGRATION",
     "DDPWorkerError",
     "TrainOutcome",
+    "TuneOutcome",
     "UltralyticsIntegration",
     "bridged_trainer",
     "native_wandb_active",
     "prepare_model",
     "restore_model",
     "train",
+    "tune",
 ]
 
 
@@ -51,6 +55,9 @@ class UltralyticsIntegration:
 
     def train(self, model: Any, ctx: TrainingContext, **train_kwargs: Any) -> Any:
         return train(model, ctx, **train_kwargs)
+
+    def tune(self, model: Any, ctx: TrainingContext, **tune_kwargs: Any) -> Any:
+        return tune(model, ctx, **tune_kwargs)
 
 
 INTEGRATION = UltralyticsIntegration()

@@ -1,4 +1,5 @@
-"""Training entry points: ``h.train(...)`` and a plain ``model.train(...)`` inside a handoff.
+"""Training entry points: ``h.train(...)`` and a plain ``model.train(...)`` (and ``model.tune(...)``, see
+:mod:`.tuning`) inside a handoff.
 
 Both train with a bridged trainer (see :mod:`.trainers`), on the config's devices unless ``device`` is given,
 and record what training produced (:class:`TrainOutcome`) through the training context.
@@ -22,10 +23,12 @@ from .checkpoints import resume_source
 from .launch import spawns_workers
 from .resume import check_checkpoint_run
 from .trainers import bridged_trainer
+from .tuning import tune
 
 __all__ = ["TrainOutcome", "prepare_model", "restore_model", "train"]
 
 _ORIGINAL_TRAIN_ATTR = "_wandb_ddp_bridge_original_train"
+_ORIGINAL_TUNE_ATTR = "_wandb_ddp_bridge_original_tune"
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,17 @@ def prepare_model(model: Any, ctx: TrainingContext) -> Any:
     # Instance attributes only: the class and every other model are untouched (see restore_model).
     object.__setattr__(model, _ORIGINAL_TRAIN_ATTR, original)
     object.__setattr__(model, "train", bridged_train)
+    original_tune = getattr(model, "tune", None)
+    if original_tune is not None:
+
+        @functools.wraps(original_tune)
+        def bridged_tune(use_ray: bool = False, **kwargs: Any) -> Any:
+            if use_ray:  # Ray Tune runs its own trials: not bridged, said once
+                raise ConfigError("model.tune(use_ray=True) inside a handoff is not bridged; tune outside it")
+            return tune(model, ctx, **kwargs)
+
+        object.__setattr__(model, _ORIGINAL_TUNE_ATTR, original_tune)
+        object.__setattr__(model, "tune", bridged_tune)
     return model
 
 
@@ -99,7 +113,7 @@ def restore_model(model: Any) -> Any:
     """Undo :func:`prepare_model` (no-op if the model was not prepared); returns the model."""
     if getattr(model, _ORIGINAL_TRAIN_ATTR, None) is None:
         return model
-    for name in ("train", _ORIGINAL_TRAIN_ATTR):
+    for name in ("train", _ORIGINAL_TRAIN_ATTR, "tune", _ORIGINAL_TUNE_ATTR):
         model.__dict__.pop(name, None)
     return model
 

@@ -26,10 +26,15 @@ def project_internal_id(entity: str, project: str) -> int:
 
 
 def filter_runs(rows: list[Any], filters: Any) -> list[Any]:
-    """Support the one filter shape tests commonly pass: ``{"name": id}`` / ``{"state": s}``."""
+    """Support the filter shapes tests and ``wandb.Api`` commonly pass: ``{"name": id}``, ``{"name": {"$in":
+    ids}}``, a sweep's runs ``{"sweep": name}`` (also inside ``{"$and": [...]}``)."""
     spec = loads_or(filters, {}) if isinstance(filters, str) else (filters or {})
     if not isinstance(spec, dict) or not spec:
         return rows
+    for part in spec.get("$and") or []:
+        rows = filter_runs(rows, part)
+    if isinstance(spec.get("sweep"), str):
+        rows = [r for r in rows if r["sweep"] == spec["sweep"]]
     names = spec.get("name")
     if isinstance(names, str):
         rows = [r for r in rows if r["run_id"] == names]

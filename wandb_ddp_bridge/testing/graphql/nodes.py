@@ -19,6 +19,7 @@ from .context import Node, OpContext, connection, iso
 from .files import artifact_files, file_node, files_by_entries
 from .lookups import artifact_by_name, filter_runs, project_internal_id, project_names
 from .run_history import history_keys, history_lines, stream_tail, wandb_config
+from .sweep_nodes import project_sweep_fields
 
 __all__ = [
     "artifact_node",
@@ -117,7 +118,7 @@ def project_node(ctx: OpContext, entity: str, project: str) -> Node:
         "createdAt": iso(time.time()),
         "isBenchmark": False,
         "views": "{}",
-        "sweeps": lambda a: connection([], a),
+        **project_sweep_fields(ctx, entity, project),
     }
 
 
