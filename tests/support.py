@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 from pathlib import Path
 from typing import Any
 
-__all__ = ["child_process_count", "free_port", "local_torchrun_args", "open_run", "read_init_probes", "wandb_env"]
+__all__ = [
+    "child_process_count",
+    "free_port",
+    "local_torchrun_args",
+    "open_run",
+    "preempt_after_epoch",
+    "read_init_probes",
+    "wandb_env",
+]
 
 
 def wandb_env() -> dict[str, str]:
@@ -48,3 +57,14 @@ def read_init_probes(folder: Path) -> list[dict[str, Any]]:
     stable across runs (pid 651 sorts after pid 1595)."""
     records = [json.loads(path.read_text()) for path in folder.glob("init-*.json")]
     return sorted(records, key=lambda record: record["time_ns"])
+
+
+def preempt_after_epoch(epoch: int) -> Any:
+    """An Ultralytics ``on_fit_epoch_end`` callback that sends this process SIGTERM after ``epoch`` (1-based), as
+    a scheduler does; the bridge's preemption watch turns it into a stop after the epoch's checkpoint."""
+
+    def callback(trainer: Any) -> None:
+        if trainer.epoch + 1 == epoch:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return callback

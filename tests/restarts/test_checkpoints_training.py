@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
 import ul_checks
 import ul_rig
+from support import preempt_after_epoch
 from ultralytics import YOLO
 
 from wandb_ddp_bridge import wandb_session
@@ -27,14 +27,6 @@ from wandb_ddp_bridge.preemption import Preempted
 from wandb_ddp_bridge.restarts import ATTEMPTS_KEY
 
 pytestmark = pytest.mark.slow
-
-
-def _preempt_after_epoch(epoch: int) -> Any:
-    def callback(trainer: Any) -> None:
-        if trainer.epoch + 1 == epoch:
-            os.kill(os.getpid(), signal.SIGTERM)  # what a scheduler does; the watch only records it here
-
-    return callback
 
 
 def _checkpoints(server: Any, run_id: str) -> dict[str, Any]:
@@ -49,7 +41,7 @@ def _preempted_attempt(
 ) -> Path:
     """Train (or resume ``last``) until preempted after epoch ``after``; the save_dir."""
     model = YOLO(str(last) if last else "yolov8n.yaml")
-    model.add_callback("on_fit_epoch_end", _preempt_after_epoch(after))
+    model.add_callback("on_fit_epoch_end", preempt_after_epoch(after))
     train = (
         {"resume": True, "device": "cpu"}
         if last

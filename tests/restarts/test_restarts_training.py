@@ -7,7 +7,6 @@ exactly once and in order, keep attempt 1's PRE config, end with attempt 2's POS
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 import ul_checks
 import ul_rig
+from support import preempt_after_epoch
 from ultralytics import YOLO
 
 from wandb_ddp_bridge import wandb_session
@@ -25,18 +25,10 @@ from wandb_ddp_bridge.restarts import ATTEMPTS_KEY, RUN_RECORD_NAME
 pytestmark = pytest.mark.slow
 
 
-def _preempt_after_epoch(epoch: int) -> Any:
-    def callback(trainer: Any) -> None:
-        if trainer.epoch + 1 == epoch:
-            os.kill(os.getpid(), signal.SIGTERM)  # what a scheduler does; the watch only records it here
-
-    return callback
-
-
 def _first_attempt(tmp_path: Path, **session: Any) -> Path:
     data = ul_rig.make_dataset(tmp_path / "data")
     model = YOLO("yolov8n.yaml")
-    model.add_callback("on_fit_epoch_end", _preempt_after_epoch(2))
+    model.add_callback("on_fit_epoch_end", preempt_after_epoch(2))
     with pytest.raises(Preempted) as preempted, wandb_session(project="restarts", **session) as s:
         s.save_config({"lr": 0.01, "attempt": "first"}, artifact=False)
         with s.handoff(model) as h:
