@@ -11,7 +11,9 @@ starts the local W&B-protocol server in this process, then:
 * ``handoff``: the same with ``fast_path="never"``: the run is finished before training and re-attached on the
   GPU (what a multi-GPU job does, on one device);
 * ``torchrun``: ``examples/torchrun_custom_loop.py --nproc 1``: a torchrun worker with an NCCL process group
-  on ``cuda:0`` attaches to the handed-off run.
+  on ``cuda:0`` attaches to the handed-off run;
+* ``checkpoints``: the in-process training with ``checkpoints="wandb"``: each epoch's CUDA-trained ``last.pt``
+  becomes a version of the run's checkpoint artifact.
 
 Each scenario must leave exactly one run in its project, pass ``verify``'s rules (one run, every epoch's row,
 phases, artifacts, no secret in the config), and show the GPU was used (the trainer's device, CUDA memory).
@@ -84,18 +86,24 @@ def _judge(server: Any, project: str, artifacts: tuple[str, ...], epochs: int | 
     return verdict
 
 
-def _yolo_scenario(server: Any, data: Path, work: Path, *, fast_path: str) -> dict[str, Any]:
+def _yolo_scenario(
+    server: Any, data: Path, work: Path, *, fast_path: str, checkpoints: str | None = None
+) -> dict[str, Any]:
     import torch
     from ultralytics import YOLO
 
     from wandb_ddp_bridge import wandb_session
 
-    project = f"gpu-{fast_path}"
+    project = f"gpu-{fast_path}" + ("-checkpoints" if checkpoints else "")
     if not DRY_RUN:
         torch.cuda.reset_peak_memory_stats(0)
     model = YOLO("yolov8n.yaml")
     with wandb_session(
-        project=project, devices="cpu" if DRY_RUN else "0", fast_path=fast_path, job_type="training"
+        project=project,
+        devices="cpu" if DRY_RUN else "0",
+        fast_path=fast_path,
+        job_type="training",
+        checkpoints=checkpoints,
     ) as s:
         s.save_config({"train": {"epochs": EPOCHS}, "db": {"password": SECRET}})
         with s.handoff(model) as h:
@@ -114,6 +122,11 @@ def _yolo_scenario(server: Any, data: Path, work: Path, *, fast_path: str) -> di
     )
     on_gpu = device.startswith("cuda") and verdict["cuda_peak_mib"] > 0
     verdict["passed"] = bool(verdict["passed"] and (on_gpu or DRY_RUN))
+    if checkpoints:  # every epoch's last.pt became a version of the run's checkpoint artifact
+        [record] = server.runs(project=project)
+        versions = [a for a in record.artifacts if a.name == f"checkpoint-{record.id}"]
+        verdict["checkpoint_versions"] = sorted((a.version_index, a.aliases) for a in versions)
+        verdict["passed"] = bool(verdict["passed"] and any("latest" in a.aliases for a in versions))
     return verdict
 
 
@@ -151,6 +164,7 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "in-process": lambda srv, data, work: _yolo_scenario(srv, data, work, fast_path="auto"),
     "handoff": lambda srv, data, work: _yolo_scenario(srv, data, work, fast_path="never"),
     "torchrun": _torchrun_scenario,
+    "checkpoints": lambda srv, data, work: _yolo_scenario(srv, data, work, fast_path="auto", checkpoints="wandb"),
 }
 
 
