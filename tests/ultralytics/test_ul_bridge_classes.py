@@ -235,11 +235,13 @@ def _worker_rank_zero_trainer(monkeypatch: pytest.MonkeyPatch) -> Any:
     return trainer
 
 
-def test_a_ddp_worker_holds_a_stop_signal_from_the_checkpoint_until_the_epoch_row_is_logged(
+def test_a_ddp_worker_holds_a_stop_signal_from_the_epochs_end_until_its_row_is_logged(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Ultralytics saves the epoch's checkpoint before on_fit_epoch_end logs its row: a SIGTERM in between
-    would leave a checkpoint counting an epoch the run never received, and the next attempt resumes after it."""
+    """Ultralytics saves the epoch's checkpoint (save_model writes last.pt, then on_model_save runs) before
+    on_fit_epoch_end logs its row: a SIGTERM in between would leave a checkpoint counting an epoch the run never
+    received, and the next attempt resumes after it. Seen under load: the signal arrived while save_model was
+    writing, before on_model_save, so the hold starts when the epoch's training ends."""
     logged: list[str] = []
     trainer = _worker_rank_zero_trainer(monkeypatch)
     trainer.callbacks["on_fit_epoch_end"].insert(1, lambda _: logged.append("row"))  # a logger after the bridge's
@@ -250,8 +252,9 @@ def test_a_ddp_worker_holds_a_stop_signal_from_the_checkpoint_until_the_epoch_ro
 
     try:
         run("on_train_start")  # a launched worker: the stop-signal guard is installed
+        run("on_train_epoch_end")
+        os.kill(os.getpid(), signal.SIGTERM)  # torch.distributed.run stopping its workers while last.pt is written
         run("on_model_save")
-        os.kill(os.getpid(), signal.SIGTERM)  # torch.distributed.run stopping its workers, right after the save
         with pytest.raises(Terminated):
             run("on_fit_epoch_end")
         assert logged == ["row"], "every on_fit_epoch_end callback ran before the worker stopped"

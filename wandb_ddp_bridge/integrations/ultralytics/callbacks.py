@@ -131,7 +131,14 @@ def _on_train_epoch_start(trainer: Any) -> None:
 
 
 def _on_train_epoch_end(trainer: Any) -> None:
-    log = _state(trainer).log
+    """In a DDP worker: from here to the end of ``on_fit_epoch_end`` the epoch is validated and ``last.pt`` saved
+    (``save_model`` writes it before ``on_model_save`` runs), but its row is not logged yet. A stop signal in
+    between would lose the row for good (the next attempt resumes after this epoch), so it is held, within the
+    guard's grace, until every ``on_fit_epoch_end`` callback has run."""
+    state = _state(trainer)
+    if state.signals is not None:
+        state.signals.defer()
+    log = state.log
     if log is not None:
         with contained(LOGGER_NAME, "on_train_epoch_end"):
             log.train_epoch_end(trainer)
@@ -142,15 +149,6 @@ def _on_fit_epoch_end(trainer: Any) -> None:
     if log is not None:
         with contained(LOGGER_NAME, "on_fit_epoch_end"):
             log.fit_epoch_end(trainer)
-
-
-def _on_model_save(trainer: Any) -> None:
-    """In a DDP worker: from here to the end of ``on_fit_epoch_end`` this epoch's checkpoint exists but its row
-    is not logged yet. A stop signal in between would lose the row for good (the next attempt resumes after
-    this epoch), so it is held until every ``on_fit_epoch_end`` callback has run."""
-    guard = _state(trainer).signals
-    if guard is not None:
-        guard.defer()
 
 
 def _after_model_save(trainer: Any) -> None:
@@ -208,7 +206,6 @@ ROWS: tuple[tuple[str, str, _Handler], ...] = (
     ("on_train_start", "first", _on_start),
     ("on_train_epoch_start", "first", _on_train_epoch_start),
     ("on_train_epoch_end", "first", _on_train_epoch_end),
-    ("on_model_save", "first", _on_model_save),
     ("on_model_save", "last", _after_model_save),
     ("on_fit_epoch_end", "first", _on_fit_epoch_end),
     ("on_fit_epoch_end", "last", _after_fit_epoch_end),
