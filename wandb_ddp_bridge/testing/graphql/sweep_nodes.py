@@ -15,6 +15,7 @@ from ..encoding import gid
 from ..run_records import run_state
 from ..sweep_search import SweepSearch, parse_config
 from .context import Node, OpContext, connection, iso
+from .lookups import project_internal_id
 
 __all__ = ["find_sweep", "project_sweep_fields", "sweep_node", "sweep_runs"]
 
@@ -80,9 +81,23 @@ def sweep_node(ctx: OpContext, row: Any) -> Node:
         "scheduler": None,
         "runCount": lambda _: len(sweep_runs(ctx, row)),
         "runCountExpected": expected,
+        "project": _project_ref(row),
         "runs": lambda a: connection([_sweep_run_node(ctx, r) for r in sweep_runs(ctx, row)], a),
         "agents": agents,
         "agent": agent,
+    }
+
+
+def _project_ref(row: Any) -> Node:
+    """The sweep's project as ``upsertSweep`` answers read it (id, name, entity): the full project node lives in
+    ``nodes.py``, which imports this module."""
+    return {
+        "__typename": "Project",
+        "id": gid("Project", "v1", row["project"], row["entity"]),
+        "internalId": str(project_internal_id(row["entity"], row["project"])),
+        "name": row["project"],
+        "entityName": row["entity"],
+        "entity": {"__typename": "Entity", "id": gid("Entity", row["entity"]), "name": row["entity"]},
     }
 
 
