@@ -45,13 +45,16 @@ def worker(epochs: int, checkpoint: Path) -> None:
             loss.backward()
             optimizer.step()
             if run is not None:
-                run.log({"epoch": epoch, "train/loss": float(loss)})
+                run.log({"epoch": epoch, "train/loss": loss.item()})
         if get_rank() == 0:
             torch.save(model.module.state_dict(), checkpoint)
     except BaseException:
         detach(exit_code=1)
         raise
     detach()
+    # every rank leaves the group together: a rank that tears gloo down while another still finishes the run
+    # can abort ("terminate called without an active exception", seen under load)
+    dist.barrier()
     dist.destroy_process_group()
 
 
