@@ -27,6 +27,7 @@ from wandb_ddp_bridge import wandb_session
 from wandb_ddp_bridge.testing import LocalWandbServer
 
 from .checkpoints import bench_checkpoints
+from .training import tiny_training_args
 
 Row = tuple[str, str, str, str]
 
@@ -128,19 +129,6 @@ def bench_whole_job(reps: int, data_yaml: Path) -> list[Row]:
     import wandb
     from ultralytics import YOLO
 
-    train_args = dict(
-        data=str(data_yaml),
-        epochs=1,
-        imgsz=64,
-        batch=4,
-        workers=0,
-        plots=False,
-        device="cpu",
-        amp=False,
-        verbose=False,
-        val=False,
-    )
-
     def seed_job() -> float:
         timer = WandbTimer()
         with timer.installed():
@@ -149,7 +137,7 @@ def bench_whole_job(reps: int, data_yaml: Path) -> list[Row]:
             run_id = run.id
             run.finish()
             os.environ.update(WANDB_RUN_ID=run_id, WANDB_PROJECT="bench-job", WANDB_RESUME="allow")
-            YOLO("yolov8n.yaml").train(project=tempfile.mkdtemp(), **train_args)
+            YOLO("yolov8n.yaml").train(**tiny_training_args(data_yaml, epochs=1, val=False))
             run = wandb.init(id=run_id, project="bench-job", resume="must")
             run.log({"final": 1})
             run.finish()
@@ -164,7 +152,7 @@ def bench_whole_job(reps: int, data_yaml: Path) -> list[Row]:
                 s.summary["lr"] = 0.01
                 model = YOLO("yolov8n.yaml")
                 with s.handoff(model) as h:
-                    h.train(project=tempfile.mkdtemp(), **train_args)
+                    h.train(**tiny_training_args(data_yaml, epochs=1, val=False))
                 s.log({"final": 1})
             return timer.total
 
@@ -218,18 +206,7 @@ def bench_callbacks(data_yaml: Path) -> list[Row]:
         with wandb_session(project="bench-callbacks") as s:
             model = YOLO("yolov8n.yaml")
             with s.handoff(model) as h:
-                h.train(
-                    data=str(data_yaml),
-                    epochs=3,
-                    imgsz=64,
-                    batch=4,
-                    workers=0,
-                    plots=False,
-                    device="cpu",
-                    amp=False,
-                    verbose=False,
-                    project=tempfile.mkdtemp(),
-                )
+                h.train(**tiny_training_args(data_yaml))
             callbacks = model.trainer.callbacks if model.trainer is not None else {}
             # the floor: one wandb run.log of a row the size of an epoch row, in the same run
             row = {f"metric/{i}": float(i) for i in range(16)}
@@ -295,18 +272,7 @@ def bench_training_logging(reps: int, data_yaml: Path) -> list[Row]:
             with wandb_session(project="bench-training-logging") as s:
                 model = YOLO("yolov8n.yaml")
                 with s.handoff(model) as h:
-                    h.train(
-                        data=str(data_yaml),
-                        epochs=3,
-                        imgsz=64,
-                        batch=4,
-                        workers=0,
-                        plots=True,
-                        device="cpu",
-                        amp=False,
-                        verbose=False,
-                        project=tempfile.mkdtemp(),
-                    )
+                    h.train(**tiny_training_args(data_yaml, plots=True))
             return spent[counted]
 
         return job

@@ -8,11 +8,12 @@ run; the ratio is of the medians. The time is the whole ``h.train(...)``: the ep
 from __future__ import annotations
 
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 from wandb_ddp_bridge import wandb_session
+
+from .training import tiny_training_args
 
 __all__ = ["bench_checkpoints"]
 
@@ -27,18 +28,7 @@ def bench_checkpoints(reps: int, data_yaml: Path) -> list[tuple[str, str, str, s
             model = YOLO("yolov8n.yaml")
             with s.handoff(model) as h:
                 start = time.perf_counter()
-                h.train(
-                    data=str(data_yaml),
-                    project=tempfile.mkdtemp(),
-                    epochs=EPOCHS,
-                    imgsz=64,
-                    batch=4,
-                    workers=0,
-                    plots=False,
-                    device="cpu",
-                    amp=False,
-                    verbose=False,
-                )
+                h.train(**tiny_training_args(data_yaml, epochs=EPOCHS))
                 return time.perf_counter() - start
 
     off: list[float] = []

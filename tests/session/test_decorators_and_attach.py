@@ -74,19 +74,22 @@ def test_attach_on_other_rank_returns_none_without_descriptor(monkeypatch: pytes
     assert attach() is None
 
 
+class FakeModel:
+    """Enough of an Ultralytics model for a handoff that never trains (in-process: the fast path holds the run)."""
+
+    task_map: dict[str, object] = {}
+
+    def add_callback(self, *args: object) -> None:
+        pass
+
+    def train(self, **kwargs: object) -> None:
+        pass
+
+
 def test_attach_while_parent_holds_the_run_is_refused(tmp_path: Path) -> None:
     import os
     import subprocess
     import sys
-
-    class FakeModel:
-        task_map: dict[str, object] = {}
-
-        def add_callback(self, *args: object) -> None:
-            pass
-
-        def train(self, **kwargs: object) -> None:
-            pass
 
     with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s:
         with s.handoff(FakeModel()) as h:
@@ -108,15 +111,6 @@ def test_attach_while_parent_holds_the_run_is_refused(tmp_path: Path) -> None:
 def test_the_owner_says_where_the_run_is_at_every_step(tmp_path: Path) -> None:
     """Offline, one process: held by the fast path, released for workers, taken back; the states in order."""
     from wandb_ddp_bridge import RunState
-
-    class FakeModel:
-        task_map: dict[str, object] = {}
-
-        def add_callback(self, *args: object) -> None:
-            pass
-
-        def train(self, **kwargs: object) -> None:
-            pass
 
     with wandb_session(project="p", mode="offline", dir=str(tmp_path)) as s:
         assert s.state is RunState.PRE
