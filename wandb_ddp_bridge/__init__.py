@@ -28,6 +28,7 @@ _EXPORTS = {
     "BridgeError": "errors",
     "ConfigError": "errors",
     "PhaseError": "errors",
+    "TrainingRefused": "errors",
     "Handoff": "handoff",
     "Terminated": "signals",
     "Preempted": "preemption",
@@ -58,6 +59,7 @@ __all__ = [
     "RunState",
     "Session",
     "Terminated",
+    "TrainingRefused",
     "__version__",
     "attach",
     "attached",
@@ -79,7 +81,7 @@ if TYPE_CHECKING:
     from .config import BridgeConfig
     from .decorators import tracked_training
     from .env import HANDOFF_ENV_VAR, HandoffDescriptor, read_descriptor
-    from .errors import AttachError, BackendError, BridgeError, ConfigError, PhaseError
+    from .errors import AttachError, BackendError, BridgeError, ConfigError, PhaseError, TrainingRefused
     from .handoff import Handoff
     from .integrations.ultralytics import DDPWorkerError
     from .phases import Phase, RunState

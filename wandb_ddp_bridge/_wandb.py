@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "active_run",
     "active_run_if_loaded",
+    "delete_run",
     "finish",
     "init_beside",
     "init_new",
@@ -257,6 +258,17 @@ def finish(run: Run, *, exit_code: int) -> None:
     started = time.perf_counter()
     run.finish(exit_code=exit_code)
     _log.debug("finished run %s (exit code %s) in %.3fs", run.id, exit_code, time.perf_counter() - started)
+
+
+def delete_run(config: BridgeConfig, path: str) -> None:
+    """Delete the finished run at ``path`` (``entity/project/id``) through the public API, as the W&B UI does
+    (its artifacts stay)."""
+    import wandb
+
+    overrides = {"base_url": config.base_url} if config.base_url else {}
+    api = wandb.Api(api_key=config.api_key, overrides=overrides, timeout=int(min(config.init_timeout, 30)))
+    api.run(path).delete()
+    _log.debug("deleted run %s", path)
 
 
 def update_summary(run: Run, values: Mapping[str, Any]) -> None:

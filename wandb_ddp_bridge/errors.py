@@ -5,7 +5,7 @@ Every message says what happened and what to do next; none ever contains an API 
 
 from __future__ import annotations
 
-__all__ = ["AttachError", "BackendError", "BridgeError", "ConfigError", "PhaseError"]
+__all__ = ["AttachError", "BackendError", "BridgeError", "ConfigError", "PhaseError", "TrainingRefused"]
 
 
 class BridgeError(Exception):
@@ -14,6 +14,13 @@ class BridgeError(Exception):
 
 class ConfigError(BridgeError, ValueError):
     """A configuration value is missing or invalid (the message names field, value and source)."""
+
+
+class TrainingRefused(ConfigError):
+    """``h.train()`` refused its arguments before training began (a checkpoint of another run, ``resume=True``
+    with no checkpoint anywhere, a denied checkpoint bucket): nothing was trained. A run that the session
+    created for this attempt and that holds nothing of the caller's is deleted again, so the refusal leaves
+    no empty failed run behind."""
 
 
 class PhaseError(BridgeError, RuntimeError):

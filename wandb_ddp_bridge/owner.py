@@ -31,6 +31,7 @@ from .opening import check_adopted, open_new
 from .phases import SESSION, RunState, Vocabulary, advance, check_method, holds_run
 from .preemption import Preempted
 from .ranks import detect_world
+from .refusals import CreatedRun, discard_refused_run
 from .registry import Slot
 from .restarts import ContinuedRun
 from .resumption import recovered, reopen
@@ -81,6 +82,10 @@ class RunOwner:
         self._training_failed: str | None = None
         self._handoffs = 0
         self._handoff: HandoffRecord | None = None
+        #: the run this owner's ``wandb.init`` created (not continued), and whether the caller wrote to it or
+        #: held it: a refused training deletes such a run again when nothing of the caller's is in it
+        self._created: CreatedRun | None = None
+        self._caller_used_run = False
         #: every secret this session has seen (its API key from the start): what it writes goes through it
         self.redactor = Redactor([config.api_key] if config.api_key else [])
         #: phase markers and this process's attempt at the run (> 1: continued after a restart)
@@ -165,6 +170,8 @@ class RunOwner:
             return
         opened = open_new(self.config)
         self._run, self.config, self._run_id = opened.run, opened.config, opened.run.id
+        if not getattr(opened.run, "resumed", False):
+            self._created = CreatedRun(opened.run.entity or self.config.entity, opened.run.project, opened.run.id)
         self._attempts.begin(opened.run, opened.identity, self.config.project)
 
     def _abort_enter(self, error: BaseException, preexisting: Run | None) -> None:
@@ -177,7 +184,7 @@ class RunOwner:
         self._handoffs = 0
         self._attempts.reset()
         if not self._adopted:
-            self._run, self._run_id = None, None
+            self._run, self._run_id, self._created = None, None, None
         _OPEN.clear(self)
         if self._env_before is not None:
             self._env_before.restore()
@@ -207,6 +214,7 @@ class RunOwner:
         try:
             self._move("exit")
             self._finish_run(steps, primary, exit_code)
+            steps.run(discard_refused_run, self._created, primary, self.config, caller_used_run=self._caller_used_run)
         finally:
             _OPEN.clear(self)
             if self._env_before is not None:
@@ -354,9 +362,15 @@ class RunOwner:
         """Phase check for ``s.<method>()``, then the run to write to (``None`` off the main process)."""
         check_method(self._state.phase, method)
         run = self.run_for(f"s.{method}()")
+        self._caller_used_run = self._caller_used_run or run is not None
         if run is not None and self._attempts.number > 1:
             return ContinuedRun(run, self._attempts.number)  # type: ignore[return-value]  # a run, for the writers
         return run
+
+    def hand_out_run(self) -> Run | None:
+        """:attr:`run`, for the caller (``s.run``): a run the caller held may hold what they wrote to it."""
+        self._caller_used_run = self._caller_used_run or self.run is not None
+        return self.run
 
     def run_for(self, action: str) -> Run | None:
         """The owned run, after making sure nobody closed or replaced it behind the owner's back."""

@@ -71,7 +71,7 @@ class Session(RunWriters):
     @property
     def run(self) -> Run | None:
         """The live run in PRE/POST on the main process; ``None`` elsewhere."""
-        return self._owner.run
+        return self._owner.hand_out_run()
 
     @property
     def id(self) -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ...attachment import detach
-from ...errors import ConfigError
+from ...errors import ConfigError, TrainingRefused
 from .. import TrainingContext
 from . import context
 from .callbacks import end_preemption_watch
@@ -45,11 +45,16 @@ def train(model: Any, ctx: TrainingContext, *, trainer: type | None = None, **tr
     """``model.train(**train_kwargs)`` with a bridged trainer; records a :class:`TrainOutcome`, returns what
     Ultralytics returns. ``trainer`` may be your own trainer class (importable by module path when training
     spawns DDP workers)."""
-    if "device" not in train_kwargs and ctx.devices is not None:
-        train_kwargs["device"] = _device_argument(ctx.devices)
-    train_kwargs = resume_source(model, train_kwargs)  # the run's checkpoint when no local one is as new
-    check_checkpoint_run(model, train_kwargs)  # resuming another run's checkpoint is refused, both named
-    base = trainer if trainer is not None else _task_trainer(model)
+    try:  # every refusal comes before training begins, so a new run that got nothing can be deleted again
+        if "device" not in train_kwargs and ctx.devices is not None:
+            train_kwargs["device"] = _device_argument(ctx.devices)
+        train_kwargs = resume_source(model, train_kwargs)  # the run's checkpoint when no local one is as new
+        check_checkpoint_run(model, train_kwargs)  # resuming another run's checkpoint is refused, both named
+        base = trainer if trainer is not None else _task_trainer(model)
+    except ConfigError as refused:
+        if isinstance(refused, TrainingRefused):
+            raise
+        raise TrainingRefused(str(refused)) from refused
     bridged = bridged_trainer(base, spawns_workers=spawns_workers(train_kwargs.get("device")))
     original: Callable[..., Any] = getattr(model, _ORIGINAL_TRAIN_ATTR, None) or model.train
     with context.using(ctx):

@@ -25,7 +25,7 @@ from .artifact_mutations import (
 )
 from .context import Handler, Node, OpContext, entity_name, project_name
 from .nodes import artifact_node, entity_node, project_node
-from .run_mutations import create_run_files, notify_run_alert, upsert_bucket
+from .run_mutations import create_run_files, delete_run, notify_run_alert, upsert_bucket
 from .sweeps import agent_heartbeat, create_agent, upsert_sweep
 
 __all__ = ["root"]
@@ -107,6 +107,7 @@ _MUTATIONS: dict[str, Handler] = {
     "deleteAliases": _success,
     "completeMultipartUploadArtifact": lambda ctx, a: {"digest": ""},
     "deleteArtifact": delete_artifact,
+    "deleteRun": delete_run,
     "upsertSweep": upsert_sweep,
     "createAgent": create_agent,
     "agentHeartbeat": agent_heartbeat,

@@ -1,5 +1,6 @@
 """Mutations on runs: ``upsertBucket`` (create, resume or update a run; opens writer sessions),
-``createRunFiles`` (upload URLs for a run's files) and ``notifyScriptableRunAlert`` (recorded as an event).
+``createRunFiles`` (upload URLs for a run's files), ``notifyScriptableRunAlert`` (recorded as an event) and
+``deleteRun`` (the run and what it wrote are gone; artifacts it logged stay, as on W&B).
 
 ``upsertBucket`` is where a client incarnation shows itself: the session tracker decides from it whether a
 new writer session starts, and ``_writer`` picks the writer id that incarnation added to the config.
@@ -16,7 +17,7 @@ from ..encoding import gid, loads_or
 from .context import Node, OpContext, ResolverError, entity_name, project_name
 from .nodes import run_node
 
-__all__ = ["create_run_files", "notify_run_alert", "upsert_bucket"]
+__all__ = ["create_run_files", "delete_run", "notify_run_alert", "upsert_bucket"]
 
 
 def upsert_bucket(ctx: OpContext, args: dict[str, Any]) -> Node:
@@ -126,3 +127,19 @@ def create_run_files(ctx: OpContext, args: dict[str, Any]) -> Node:
 def notify_run_alert(ctx: OpContext, args: dict[str, Any]) -> Node:
     ctx.store.add_event("alert", ctx.operation, {"args": args})
     return {"success": True}
+
+
+def delete_run(ctx: OpContext, args: dict[str, Any]) -> Node:
+    """``wandb.Api().run(path).delete()``: the run goes, with its writer sessions, lines and files; the event
+    stays, so a test can tell a deleted run from one never created. Artifacts it logged stay; ``deleteArtifacts``
+    is refused (no client of this project asks for it, and a server that answered it would claim a deletion it
+    did not do)."""
+    inp = args.get("input") or {}
+    run = ctx.store.run_by_storage_id(str(inp.get("id") or ""))
+    if run is None:
+        raise ResolverError(f"deleteRun: no run with id {inp.get('id')!r}")
+    if inp.get("deleteArtifacts"):
+        raise ResolverError("deleteRun: deleteArtifacts is not supported by this server")
+    ctx.store.delete_run(run["entity"], run["project"], run["run_id"])
+    ctx.store.add_event("delete_run", ctx.operation, {"run": f"{run['entity']}/{run['project']}/{run['run_id']}"})
+    return {"clientMutationId": inp.get("clientMutationId")}
