@@ -25,7 +25,7 @@ def _deleted(server: Any) -> list[str]:
 
 def _refused_resume(data: Path, **session: Any) -> tuple[pytest.ExceptionInfo[TrainingRefused], str | None]:
     """``h.train(resume=True)`` with no checkpoint anywhere; the refusal and the session's run id."""
-    with pytest.raises(TrainingRefused) as refused, wandb_session(project="refused", **session) as s:  # noqa: PT012
+    with pytest.raises(TrainingRefused) as refused, wandb_session(project="refused", **session) as s:
         run_id = s.id
         with s.handoff(YOLO("yolov8n.yaml")) as h:
             h.train(resume=True, data=str(data), device="cpu")
@@ -43,7 +43,7 @@ def test_a_refused_resume_deletes_the_empty_run_it_created(wandb_server: Any, tm
 
 def test_a_run_the_caller_wrote_to_is_kept_and_ends_failed(wandb_server: Any, tmp_path: Path) -> None:
     data = ul_rig.make_dataset(tmp_path / "data")
-    with pytest.raises(TrainingRefused), wandb_session(project="refused", checkpoints="wandb") as s:  # noqa: PT012
+    with pytest.raises(TrainingRefused), wandb_session(project="refused", checkpoints="wandb") as s:
         s.save_config({"lr": 0.01}, artifact=False)
         with s.handoff(YOLO("yolov8n.yaml")) as h:
             h.train(resume=True, data=str(data), device="cpu")
@@ -56,7 +56,7 @@ def test_a_run_the_caller_wrote_to_is_kept_and_ends_failed(wandb_server: Any, tm
 
 def test_a_run_held_through_s_run_is_kept(wandb_server: Any, tmp_path: Path) -> None:
     data = ul_rig.make_dataset(tmp_path / "data")
-    with pytest.raises(TrainingRefused), wandb_session(project="refused", checkpoints="wandb") as s:  # noqa: PT012
+    with pytest.raises(TrainingRefused), wandb_session(project="refused", checkpoints="wandb") as s:
         s.run.log({"written/by_hand": 1})  # type: ignore[union-attr]  # the bridge cannot see what this wrote
         with s.handoff(YOLO("yolov8n.yaml")) as h:
             h.train(resume=True, data=str(data), device="cpu")
