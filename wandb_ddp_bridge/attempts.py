@@ -109,7 +109,8 @@ class AttemptLog:
             self.number = next_attempt({ATTEMPTS_KEY: self._before})
             _log.warning("continuing run %s (attempt %s; id from the %s)", run.id, self.number, identity.source)
         else:
-            _log.warning(
+            say = _log.debug if identity.assigned else _log.warning  # every sweep trial creates its run
+            say(
                 "created run %s in %s (id from the %s; no run with this id existed in this project yet)",
                 run.id,
                 project,

@@ -125,7 +125,7 @@ class SweepAssignment:
                 config.run_id,
                 config.resume_from,
             )
-        return RunIdentity(run_id=self.run_id, source=f"W&B sweep {self.sweep_id}'s agent")
+        return RunIdentity(run_id=self.run_id, source=f"W&B sweep {self.sweep_id}'s agent", assigned=True)
 
 
 def sweep_assignment(environ: Mapping[str, str] | None = None) -> SweepAssignment | None:

@@ -40,6 +40,8 @@ class RunIdentity:
 
     run_id: str
     source: str
+    #: the id was handed out to be created (a sweep agent's trial): creating it is routine, not news
+    assigned: bool = False
 
 
 def validate_run_id(run_id: object, *, where: str = "run_id") -> str:

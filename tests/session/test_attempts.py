@@ -93,6 +93,17 @@ def test_a_new_run_with_a_chosen_id_is_attempt_one() -> None:
     assert log.number == 1
 
 
+@pytest.mark.parametrize(("assigned", "level"), [(False, "WARNING"), (True, "DEBUG")])
+def test_creating_a_chosen_id_is_news_but_a_sweep_trial_creating_its_run_is_not(
+    caplog: pytest.LogCaptureFixture, assigned: bool, level: str
+) -> None:
+    caplog.set_level("DEBUG", logger="wandb_ddp_bridge")
+    identity = RunIdentity("trial-1", "W&B sweep s1's agent", assigned=assigned)
+    AttemptLog().begin(SimpleNamespace(id="trial-1", resumed=False, summary={}), identity, "p")
+    (created,) = [r for r in caplog.records if "created run trial-1 " in r.getMessage()]
+    assert created.levelname == level
+
+
 def test_reset_forgets_the_markers_of_a_failed_start() -> None:
     log = AttemptLog()
     log.mark(marker("pre", 0, "start"))
