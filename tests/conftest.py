@@ -8,20 +8,9 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # support.py: the helpers the test folders share
+from wandb_ddp_bridge.ranks import LAUNCHER_VARIABLES
 
-_LAUNCHER_VARS = (
-    "RANK",
-    "WORLD_SIZE",
-    "LOCAL_RANK",
-    "SLURM_PROCID",
-    "SLURM_NTASKS",
-    "SLURM_LOCALID",
-    "OMPI_COMM_WORLD_RANK",
-    "OMPI_COMM_WORLD_SIZE",
-    "PMI_RANK",
-    "PMI_SIZE",
-)
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # support.py: the helpers the test folders share
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +18,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest
     # a stale service address from an earlier in-process client must not be restored after the test
     os.environ.pop("WANDB_SERVICE", None)
     for name in list(os.environ):
-        if name.startswith("WANDB_") or name in _LAUNCHER_VARS:
+        if name.startswith("WANDB_") or name in LAUNCHER_VARIABLES:
             monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_ERROR_REPORTING", "false")

@@ -18,7 +18,15 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["World", "detect_world", "get_local_rank", "get_rank", "get_world_size", "is_main_process"]
+__all__ = [
+    "LAUNCHER_VARIABLES",
+    "World",
+    "detect_world",
+    "get_local_rank",
+    "get_rank",
+    "get_world_size",
+    "is_main_process",
+]
 
 # (launcher, rank variable, world-size variable, local-rank variable)
 _LAUNCHERS = (
@@ -28,7 +36,17 @@ _LAUNCHERS = (
     ("mpich", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID"),
 )
 # Other variables launchers set, named in the error when the rank cannot be found.
-_LAUNCHER_HINTS = ("MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID", "GROUP_RANK", "SLURM_JOB_ID")
+_LAUNCHER_HINTS = (
+    "LOCAL_WORLD_SIZE",
+    "MASTER_ADDR",
+    "MASTER_PORT",
+    "TORCHELASTIC_RUN_ID",
+    "GROUP_RANK",
+    "SLURM_JOB_ID",
+)
+#: Every variable a supported launcher sets that says where a process is (what ``doctor`` reports, what the
+#: rank errors name, what the project's tests clear from the host's environment).
+LAUNCHER_VARIABLES = tuple(dict.fromkeys([name for row in _LAUNCHERS for name in row[1:]] + list(_LAUNCHER_HINTS)))
 
 
 @dataclass(frozen=True)
@@ -125,6 +143,5 @@ def _torch_distributed_world(env: Any) -> World | None:
 
 
 def _seen(env: Any) -> str:
-    names = [name for launcher in _LAUNCHERS for name in launcher[1:]] + list(_LAUNCHER_HINTS)
-    found = [f"{name}={env[name]}" for name in dict.fromkeys(names) if name in env]
+    found = [f"{name}={env[name]}" for name in LAUNCHER_VARIABLES if name in env]
     return ", ".join(found) if found else "none"

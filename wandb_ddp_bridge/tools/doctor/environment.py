@@ -10,6 +10,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 
+from ...ranks import LAUNCHER_VARIABLES
 from .findings import Finding, mask
 from .packages import importable
 
@@ -25,21 +26,6 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.wandb.ai"
-_LAUNCHER_VARS = (
-    "RANK",
-    "WORLD_SIZE",
-    "LOCAL_RANK",
-    "LOCAL_WORLD_SIZE",
-    "MASTER_ADDR",
-    "MASTER_PORT",
-    "SLURM_PROCID",
-    "SLURM_NTASKS",
-    "SLURM_LOCALID",
-    "OMPI_COMM_WORLD_RANK",
-    "OMPI_COMM_WORLD_SIZE",
-    "PMI_RANK",
-    "PMI_SIZE",
-)
 # Left over from a handoff (or a hand-written recipe) these make the NEXT job resume or join a stale run.
 _STALE_HANDOFF_VARS = ("WANDB_RUN_ID", "WANDB_RESUME", "WANDB_SERVICE", "WANDB_DDP_BRIDGE_HANDOFF")
 
@@ -81,7 +67,7 @@ def gpus(run: Callable[[list[str]], str | None]) -> Finding:
 
 
 def distributed() -> list[Finding]:
-    present = {name: os.environ[name] for name in _LAUNCHER_VARS if name in os.environ}
+    present = {name: os.environ[name] for name in LAUNCHER_VARIABLES if name in os.environ}
     if not present:
         return [Finding("distributed env", "ok", "not inside a launcher (this process is the main process)")]
     try:
