@@ -40,13 +40,21 @@ def warning(message: str, *args: object) -> None:
     _logger().warning(rank_prefixed(message), *args)
 
 
+#: messages :func:`warn_once` has logged since the session in this process began
+_WARNED: set[str] = set()
+
+
 def warn_once(message: str) -> None:
-    _warn_once(message)
+    """A warning that repeats every epoch or every upload, logged once per session: a process that runs many
+    sessions one after another (a sweep agent's trials) warns in each of them."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        _logger().warning(rank_prefixed(message))
 
 
-@functools.lru_cache(maxsize=128)
-def _warn_once(message: str) -> None:
-    _logger().warning(rank_prefixed(message))
+def forget_warnings() -> None:
+    """A new session begins: its warnings are news again."""
+    _WARNED.clear()
 
 
 def _rank_label() -> str:

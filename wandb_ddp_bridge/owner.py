@@ -82,8 +82,7 @@ class RunOwner:
         self._training_failed: str | None = None
         self._handoffs = 0
         self._handoff: HandoffRecord | None = None
-        #: the run this owner's ``wandb.init`` created (not continued), and whether the caller wrote to it or
-        #: held it: a refused training deletes such a run again when nothing of the caller's is in it
+        #: the run this owner created (not continued), and whether the caller wrote to it or held it (refusals.py)
         self._created: CreatedRun | None = None
         self._caller_used_run = False
         #: every secret this session has seen (its API key from the start): what it writes goes through it
@@ -154,6 +153,7 @@ class RunOwner:
         self._env_before = EnvSnapshot.capture(MANAGED_VARIABLES)
         self._move("enter")
         _OPEN.set(self)
+        _log.forget_warnings()  # what the previous session of this process warned about is news again
         try:
             if main:
                 self._open_run()
