@@ -27,13 +27,15 @@ PAYLOAD_METRIC = "train/<img src=x onerror=window.__pwned='metric'>"
 
 @dataclass
 class DemoProcess:
-    """A running ``demo --serve``: the page link, the server's protocol address and key, its output."""
+    """A running ``demo --serve``: the page link, the server's protocol address and key, the folder of its
+    records (``LocalWandbServer(records_dir).run(run_path)`` reads them), its output."""
 
     proc: subprocess.Popen[str]
     page_url: str
     base_url: str
     api_key: str
     run_path: str
+    records_dir: str
     output: list[str]
 
     def stop(self) -> int:
@@ -82,6 +84,7 @@ def start_demo(workdir: Path, *, timeout: float = 240.0, extra: tuple[str, ...] 
             "base": r"export WANDB_BASE_URL=(\S+)",
             "key": r"export WANDB_API_KEY=(\S+)",
             "run": r"^run\s+: (\S+)$",
+            "records": r"\(records in (\S+)\)$",
         }.items()
     }
     missing = [name for name, match in found.items() if match is None]
@@ -95,6 +98,7 @@ def start_demo(workdir: Path, *, timeout: float = 240.0, extra: tuple[str, ...] 
         base_url=found["base"].group(1),  # type: ignore[union-attr]
         api_key=found["key"].group(1),  # type: ignore[union-attr]
         run_path=found["run"].group(1),  # type: ignore[union-attr]
+        records_dir=found["records"].group(1),  # type: ignore[union-attr]
         output=output,
     )
 

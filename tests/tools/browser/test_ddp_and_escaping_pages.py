@@ -6,7 +6,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import Page, keep_screenshot, screenshot_dir
+from browser_support import (
+    DESKTOP,
+    PAGE_CONTENT,
+    PHONE,
+    TIMELINE_CONTENT,
+    Page,
+    assert_not_blank,
+    assert_shows_each_bar,
+    boxes,
+    keep_screenshot,
+    picture,
+    screenshot_dir,
+)
+from layout import assert_charts_layout, assert_timeline_layout
 from runs import PAYLOAD_IMG, PAYLOAD_METRIC, PAYLOAD_SCRIPT, make_escaping_run, verify_html
 from ul_checks import run_scenario_subprocess
 
@@ -74,13 +87,33 @@ def test_the_ddp_page_shows_ultralytics_images(ddp_page: Page) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_ddp_page_layout_matches_the_servers_records(
+    ddp_page: Page, ddp_run: tuple[str, Path], page_server: LocalWandbServer, viewport: dict[str, int]
+) -> None:
+    """A bar per writer session (parent, rank-0 worker, parent) in phase order and in time; a chart per metric."""
+    ddp_page.tab.set_viewport_size(viewport)
+    record = page_server.run(ddp_run[0])
+    assert_timeline_layout(ddp_page.tab, record)
+    assert_charts_layout(ddp_page.tab, record)
+
+
+@pytest.mark.slow
 def test_screenshot_of_the_ddp_timeline(ddp_run: tuple[str, Path], page_server: LocalWandbServer, page: Page) -> None:
+    """The DDP timeline of docs/how-it-works.md: a picture with content that shows every bar where it is."""
     page.tab.goto(page_server.url + run_page_path(ddp_run[0]))
     shot = screenshot_dir() / "timeline-ddp.png"
     page.tab.locator("#timeline").screenshot(path=str(shot))
     keep_screenshot(shot, "timeline-ddp.png")
-    page.tab.screenshot(path=str(screenshot_dir() / "run-page-ddp-full.png"), full_page=True)
-    assert shot.stat().st_size > 5_000
+    full = screenshot_dir() / "run-page-ddp-full.png"
+    page.tab.screenshot(path=str(full), full_page=True)
+    bars = assert_timeline_layout(page.tab, page_server.run(ddp_run[0]))
+    (section,) = boxes(page.tab, "#timeline")
+    assert_not_blank(picture(shot), shot.name, **TIMELINE_CONTENT)
+    assert_shows_each_bar(picture(shot), bars, origin=section)
+    assert_not_blank(picture(full), full.name, **PAGE_CONTENT)
+    assert_not_blank(picture(full, section), "the timeline in " + full.name, **TIMELINE_CONTENT)
+    assert_shows_each_bar(picture(full), bars)
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser_support import PHONE, Page, keep_screenshot, screenshot_dir
+from browser_support import (
+    DESKTOP,
+    PAGE_CONTENT,
+    PHONE,
+    TIMELINE_CONTENT,
+    Page,
+    assert_not_blank,
+    assert_shows_each_bar,
+    boxes,
+    keep_screenshot,
+    picture,
+    screenshot_dir,
+)
+from layout import assert_charts_layout, assert_timeline_layout
 from runs import DemoProcess, start_demo, verify_html
+
+from wandb_ddp_bridge.testing import LocalWandbServer
+from wandb_ddp_bridge.testing.records import RunRecord
 
 pytest.importorskip("ultralytics")
 pytestmark = pytest.mark.slow
@@ -30,6 +46,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[DemoProcess
         rc = running.stop()
         assert rc == 0, "".join(running.output)[-4000:]
         assert "stopped serving" in "".join(running.output)
+
+
+@pytest.fixture(scope="module")
+def demo_record(demo: tuple[DemoProcess, Path]) -> RunRecord:
+    """The demo's run as its server recorded it (read from the records folder the demo reported)."""
+    running = demo[0]
+    return LocalWandbServer(running.records_dir).run(running.run_path)
 
 
 @pytest.fixture(params=["live", "file"])
@@ -93,8 +116,17 @@ def test_the_page_is_readable_at_phone_width(opened: Page) -> None:
     assert opened.tab.locator(".tl-bar").first.is_visible()
 
 
-def test_screenshots_of_the_demo_page(demo: tuple[DemoProcess, Path], page: Page) -> None:
-    """The quickstart's screenshot and the in-process timeline of docs/how-it-works.md, from the live page."""
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_layout_matches_the_servers_records(opened: Page, demo_record: RunRecord, viewport: dict[str, int]) -> None:
+    """A bar per writer session in phase order, at its place in time; a chart per metric; nothing overflows."""
+    opened.tab.set_viewport_size(viewport)
+    assert_timeline_layout(opened.tab, demo_record)
+    assert_charts_layout(opened.tab, demo_record)
+
+
+def test_screenshots_of_the_demo_page(demo: tuple[DemoProcess, Path], demo_record: RunRecord, page: Page) -> None:
+    """The quickstart's screenshot and the in-process timeline of docs/how-it-works.md, from the live page:
+    pictures with content, whose timeline shows every bar where the DOM puts it."""
     folder = screenshot_dir()
     page.tab.goto(demo[0].page_url)
     shot = folder / "run-page.png"
@@ -104,9 +136,17 @@ def test_screenshots_of_the_demo_page(demo: tuple[DemoProcess, Path], page: Page
     page.tab.locator("#timeline").screenshot(path=str(timeline))
     keep_screenshot(timeline, "timeline-in-process.png")
     page.tab.screenshot(path=str(folder / "run-page-full.png"), full_page=True)
+    bars = assert_timeline_layout(page.tab, demo_record)
+    (section,) = boxes(page.tab, "#timeline")
+    assert_not_blank(picture(shot), shot.name, **PAGE_CONTENT)
+    assert_not_blank(picture(shot, section), "the timeline in " + shot.name, **TIMELINE_CONTENT)
+    assert_shows_each_bar(picture(shot), bars)
+    assert_not_blank(picture(timeline), timeline.name, **TIMELINE_CONTENT)
+    assert_shows_each_bar(picture(timeline), bars, origin=section)
     page.tab.set_viewport_size(PHONE)
-    page.tab.screenshot(path=str(folder / "run-page-phone.png"), full_page=True)
-    assert shot.stat().st_size > 10_000 and timeline.stat().st_size > 5_000
+    phone = folder / "run-page-phone.png"
+    page.tab.screenshot(path=str(phone), full_page=True)
+    assert_not_blank(picture(phone), phone.name, **PAGE_CONTENT)
 
 
 def test_the_index_links_to_the_run_page(demo: tuple[DemoProcess, Path], page: Page) -> None:
