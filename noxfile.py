@@ -82,7 +82,9 @@ def compat(session: nox.Session, release: str) -> None:
     python = _overlay_venv(
         session, f"ultralytics-{release}", f"ultralytics=={release}", *ULTRALYTICS_EXTRA.get(release, [])
     )
-    session.run(python, "-m", "pytest", "-q", "-rs", *ULTRALYTICS_TESTS, *session.posargs, external=True)
+    # two workers by whole file, as `dev.sh test` (xdist comes from the dev venv behind the overlay)
+    workers = ("-n", "2", "--dist", "loadfile")
+    session.run(python, "-m", "pytest", "-q", "-rs", *workers, *ULTRALYTICS_TESTS, *session.posargs, external=True)
 
 
 # What wandb_compat needs besides wandb (no torch, no Ultralytics), and the reliability tests it runs too: the
@@ -91,6 +93,7 @@ WANDB_COMPAT_TEST_DEPS = (
     "pytest",
     "pytest-mock",
     "pytest-timeout",
+    "pytest-xdist",  # two workers, as `dev.sh test`: these tests mostly wait on the SDK and the server
     "boto3",
     "pyyaml",
     "omegaconf",
@@ -130,6 +133,10 @@ def wandb_compat(session: nox.Session, release: str) -> None:
         "-m",
         "pytest",
         "-q",
+        "-n",
+        "2",
+        "--dist",
+        "loadfile",
         *WANDB_COMPAT_TESTS,
         *WANDB_COMPAT_RELIABILITY,
         *session.posargs,
