@@ -1,13 +1,17 @@
 """The checkpoint uploader never stalls its caller: one job in flight, a newer one replaces the queued one,
-failures are counted and contained, the final wait is bounded."""
+failures are counted and contained, the final wait is bounded, and its thread yields the CPU to training."""
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
-from wandb_ddp_bridge.artifacts.uploader import LatestOnlyUploader
+import pytest
+
+from wandb_ddp_bridge.artifacts.uploader import BACKGROUND_NICENESS, LatestOnlyUploader
 
 
 @dataclass
@@ -63,3 +67,19 @@ def test_the_final_wait_is_bounded() -> None:
     assert uploader.close(0.2) is False
     assert time.monotonic() - started < 2
     gate.set()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+def test_uploads_run_at_a_lower_cpu_priority_than_the_training_thread() -> None:
+    seen: list[int] = []
+
+    class _Probe(_Job):
+        def run(self) -> None:
+            seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    uploader = LatestOnlyUploader("test upload")
+    uploader.submit(_Probe("probe", []))
+    assert uploader.close(5)
+    training = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen == [min(training + BACKGROUND_NICENESS, 19)], "the uploader's thread is nicer than its caller"
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == training, "the caller's priority is kept"

@@ -90,6 +90,33 @@ def test_a_restart_without_save_dir_resumes_the_runs_checkpoint_and_trains_only_
     assert run.path in versions["epoch-2"].used_by, "the restart's use of the checkpoint is in the lineage"
 
 
+def test_a_restart_on_the_full_path_fetches_the_checkpoint_and_training_attaches_again(
+    wandb_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``fast_path="never"``: the handoff closes the run, the fetch opens it for the download only, and the
+    training attaches again; the use and the epochs still land in the one run."""
+    data = ul_rig.make_dataset(tmp_path / "data")
+    shutil.rmtree(_preempted_attempt(tmp_path, data, run_id="full-path", fast_path="never"))
+    monkeypatch.chdir(tmp_path)
+    first_epochs: list[int] = []
+    model = YOLO("yolov8n.yaml")
+    model.add_callback("on_train_epoch_start", lambda trainer: first_epochs.append(trainer.epoch + 1))
+    with (
+        wandb_session(project="ckpt", run_id="full-path", checkpoints="wandb", fast_path="never") as s,
+        s.handoff(model) as h,
+    ):
+        h.train(resume=True, data=str(data), device="cpu")
+    assert first_epochs == [3], "resumed from the run's epoch-2 checkpoint"
+
+    (run,) = wandb_server.runs(project="ckpt")
+    assert run.created_count == 1 and run.state == "finished"
+    assert [row["epoch"] for row in ul_checks.training_rows(run)] == [1, 2, 3]
+    assert [a["outcome"] for a in run.summary[ATTEMPTS_KEY]] == ["preempted", "finished"]
+    versions = _checkpoints(wandb_server, "full-path")
+    assert run.path in versions["epoch-2"].used_by, "the fetch's use_artifact is in the run's lineage"
+    assert "latest" in versions["epoch-3"].aliases, "the re-attached training uploaded epoch 3"
+
+
 def test_resume_with_neither_a_local_nor_a_run_checkpoint_says_what_to_do(wandb_server: Any, tmp_path: Path) -> None:
     data = ul_rig.make_dataset(tmp_path / "data")
     with (

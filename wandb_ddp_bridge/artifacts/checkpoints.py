@@ -63,6 +63,7 @@ class CheckpointStore:
     destination: str
     keep: int
     _pruned_below: int = field(default=0, init=False)
+    _api: Any = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -92,12 +93,17 @@ class CheckpointStore:
 
     def _prune(self, newest: int) -> None:
         """Delete versions older than the ``keep`` newest, except the one aliased ``best``. Versions below
-        ``_pruned_below`` are known gone, so each prune looks at the few new candidates only."""
-        api = _public_api(self.run)
+        ``_pruned_below`` are known gone, so each prune looks at the few new candidates only, and an epoch with
+        none (the first ``keep`` ones) makes no request at all."""
+        candidates = range(self._pruned_below, newest - self.keep + 1)
+        if not candidates:
+            return
+        if self._api is None:  # one client for the training: building one costs a request and ~10-100 ms
+            self._api = _public_api(self.run)
         path = f"{self.run.entity}/{self.run.project}/{self.name}"
         everything_below_gone = True
-        for index in range(self._pruned_below, newest - self.keep + 1):
-            kept = _delete_unless_best(api, f"{path}:v{index}")
+        for index in candidates:
+            kept = _delete_unless_best(self._api, f"{path}:v{index}")
             everything_below_gone = everything_below_gone and not kept
             if everything_below_gone:
                 self._pruned_below = index + 1
@@ -105,15 +111,37 @@ class CheckpointStore:
 
 def _delete_unless_best(api: Any, qualified: str) -> bool:
     """Delete one old version (and its S3 objects); whether it was kept because it is ``best``."""
-    if not api.artifact_exists(qualified):
+    old = _artifact_or_none(api, qualified)
+    if old is None:
         return False  # deleted by an earlier prune (another attempt's)
-    old = api.artifact(qualified)
     if "best" in old.aliases:
         return True
     _delete_s3_objects(old)
     old.delete(delete_aliases=True)
     log.debug("checkpoint retention: deleted %s", qualified)
     return False
+
+
+def _artifact_or_none(api: Any, qualified: str) -> Any:
+    """``api.artifact(qualified)``, or ``None`` when there is no such version: one request where
+    ``artifact_exists`` followed by ``artifact`` makes two. Transport errors still raise, as there."""
+    import wandb
+
+    try:
+        return api.artifact(qualified)
+    except wandb.errors.CommError as exc:
+        if _is_transport_error(exc):
+            raise
+        return None
+
+
+def _is_transport_error(exc: Any) -> bool:
+    """Whether a ``CommError`` is the server unreachable (W&B's own test, where this release has it)."""
+    try:
+        from wandb.apis.public.api import _is_service_api_transport_error
+    except ImportError:  # older clients: every CommError of a lookup meant "not found" there
+        return False
+    return bool(_is_service_api_transport_error(exc.exc))
 
 
 @dataclass(frozen=True)
@@ -132,10 +160,9 @@ def latest_checkpoint(run: Run) -> RunCheckpoint | None:
     this run."""
     name = artifact_name(run.id)
     path = f"{run.entity}/{run.project}/{name}:latest"
-    api = _public_api(run)
-    if not api.artifact_exists(path):
+    art = _artifact_or_none(_public_api(run), path)
+    if art is None:
         return None
-    art = api.artifact(path)
     metadata = art.metadata or {}
     owner = metadata.get("run_id")
     if owner != run.id:

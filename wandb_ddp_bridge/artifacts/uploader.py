@@ -3,19 +3,26 @@
 Checkpoints are written every epoch, uploads take longer than that on a slow link; what matters for a restart
 is the newest one. So a job submitted while another waits replaces it, and the caller never blocks except in
 :meth:`LatestOnlyUploader.wait`, which is bounded. A job that raises is contained: counted, warned once, the
-uploader goes on.
+uploader goes on. On Linux the uploader's thread runs at a lower CPU priority (``nice``) than the code that
+submits to it, so on busy cores the training it serves gets the CPU first.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
 import time
 from typing import Protocol
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Job", "LatestOnlyUploader"]
+__all__ = ["BACKGROUND_NICENESS", "Job", "LatestOnlyUploader"]
+
+#: How much lower than its process the uploader's thread runs (Linux ``nice`` increment; threads it starts,
+#: such as boto3's transfer pool, inherit it). Separate processes such as W&B's ``wandb-core`` are unaffected.
+BACKGROUND_NICENESS = 10
 
 
 class Job(Protocol):
@@ -30,8 +37,9 @@ class Job(Protocol):
 class LatestOnlyUploader:
     """Runs submitted jobs one at a time on a daemon thread; a queued job is replaced by a newer one."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, *, niceness: int = BACKGROUND_NICENESS) -> None:
         self._what = what
+        self._niceness = niceness
         self._lock = threading.Condition()
         self._queued: Job | None = None
         self._busy = False
@@ -78,6 +86,7 @@ class LatestOnlyUploader:
         return finished
 
     def _loop(self) -> None:
+        _lower_this_threads_priority(self._niceness)
         while True:
             with self._lock:
                 while self._queued is None and not self._closed:
@@ -96,3 +105,15 @@ class LatestOnlyUploader:
                 with self._lock:
                     self._busy = False
                     self._lock.notify_all()
+
+
+def _lower_this_threads_priority(increment: int) -> None:
+    """Make the calling thread ``increment`` nicer. Linux schedules threads as tasks and takes a thread id in
+    ``setpriority``; elsewhere that id would name a process (or nothing), so nothing is changed there."""
+    if increment <= 0 or not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, os.getpriority(os.PRIO_PROCESS, thread) + increment)
+    except OSError as exc:  # a sandbox may forbid it; the uploads only compete with training as before
+        log.debug("could not lower the uploader's CPU priority: %r", exc)

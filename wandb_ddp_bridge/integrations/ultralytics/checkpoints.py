@@ -10,6 +10,7 @@ local one is as new. The settings come from the handoff descriptor, so DDP worke
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -211,7 +212,9 @@ def _number(value: Any) -> float | None:
         return None
 
 
+@functools.cache
 def _release() -> str:
+    """Ultralytics' release, read once: the package metadata lookup scans the installed distributions."""
     from importlib.metadata import version
 
     return version("ultralytics")
