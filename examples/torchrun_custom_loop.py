@@ -52,6 +52,7 @@ def worker(epochs: int, checkpoint: Path) -> None:
         detach(exit_code=1)
         raise
     detach()
+    del model, optimizer  # DDP's reducer and its threads go before the group they use (else a rank may abort)
     # every rank leaves the group together: a rank that tears gloo down while another still finishes the run
     # can abort ("terminate called without an active exception", seen under load)
     dist.barrier()
