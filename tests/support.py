@@ -68,3 +68,8 @@ def preempt_after_epoch(epoch: int) -> Any:
             os.kill(os.getpid(), signal.SIGTERM)
 
     return callback
+
+
+def deleted_runs(server: Any) -> list[str]:
+    """The ``entity/project/id`` of every run the server was asked to delete (``Run.delete()``), in order."""
+    return [event.detail["run"] for event in server.events("delete_run")]

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import ul_checks
 import ul_rig
+from support import deleted_runs
 from ultralytics import YOLO
 
 from wandb_ddp_bridge import wandb_session
@@ -193,4 +194,4 @@ def test_a_denied_bucket_is_refused_before_training_and_nothing_is_created(
     assert requests and all(r.startswith("HEAD ") for r in requests), "only the bucket check reached S3"
     # the run the session created for the refused training held nothing, so it was deleted again (refusals.py)
     assert wandb_server.runs(project="ckpt-s3") == []
-    assert [e.detail["run"] for e in wandb_server.events("delete_run")] == [f"{wandb_server.entity}/ckpt-s3/denied"]
+    assert deleted_runs(wandb_server) == [f"{wandb_server.entity}/ckpt-s3/denied"]

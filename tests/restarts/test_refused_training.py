@@ -12,15 +12,12 @@ from typing import Any
 
 import pytest
 import ul_rig
+from support import deleted_runs
 from ultralytics import YOLO
 
 from wandb_ddp_bridge import wandb_session
 from wandb_ddp_bridge.errors import ConfigError, TrainingRefused
 from wandb_ddp_bridge.restarts import RUN_RECORD_NAME
-
-
-def _deleted(server: Any) -> list[str]:
-    return [event.detail["run"] for event in server.events("delete_run")]
 
 
 def _refused_resume(data: Path, **session: Any) -> tuple[pytest.ExceptionInfo[TrainingRefused], str | None]:
@@ -36,7 +33,7 @@ def _refused_resume(data: Path, **session: Any) -> tuple[pytest.ExceptionInfo[Tr
 def test_a_refused_resume_deletes_the_empty_run_it_created(wandb_server: Any, tmp_path: Path, fast_path: str) -> None:
     refused, run_id = _refused_resume(ul_rig.make_dataset(tmp_path / "data"), checkpoints="wandb", fast_path=fast_path)
     assert isinstance(refused.value, ConfigError)  # what callers catch today still catches it
-    assert run_id is not None and _deleted(wandb_server) == [f"{wandb_server.entity}/refused/{run_id}"]
+    assert run_id is not None and deleted_runs(wandb_server) == [f"{wandb_server.entity}/refused/{run_id}"]
     assert wandb_server.runs(project="refused") == [], "the created run is gone from the project"
     assert any("was deleted again" in note for note in getattr(refused.value, "__notes__", []))
 
@@ -47,7 +44,7 @@ def test_a_run_the_caller_wrote_to_is_kept_and_ends_failed(wandb_server: Any, tm
         s.save_config({"lr": 0.01}, artifact=False)
         with s.handoff(YOLO("yolov8n.yaml")) as h:
             h.train(resume=True, data=str(data), device="cpu")
-    assert _deleted(wandb_server) == []
+    assert deleted_runs(wandb_server) == []
     (run,) = wandb_server.runs(project="refused")
     assert run.config["config"] == {"lr": 0.01}
     assert run.state == "failed" and run.exit_code == 1
@@ -60,16 +57,16 @@ def test_a_run_held_through_s_run_is_kept(wandb_server: Any, tmp_path: Path) -> 
         s.run.log({"written/by_hand": 1})  # type: ignore[union-attr]  # the bridge cannot see what this wrote
         with s.handoff(YOLO("yolov8n.yaml")) as h:
             h.train(resume=True, data=str(data), device="cpu")
-    assert _deleted(wandb_server) == []
+    assert deleted_runs(wandb_server) == []
     (run,) = wandb_server.runs(project="refused")
     assert any("written/by_hand" in row for row in run.history)
 
 
-def test_a_continued_run_is_never_deleted(wandb_server: Any, tmp_path: Path) -> None:
+def test_a_continued_run_is_neverdeleted_runs(wandb_server: Any, tmp_path: Path) -> None:
     with wandb_session(project="refused", run_id="job-x") as s:
         s.log({"pre/value": 1})
     _refused_resume(ul_rig.make_dataset(tmp_path / "data"), run_id="job-x", checkpoints="wandb")
-    assert _deleted(wandb_server) == []
+    assert deleted_runs(wandb_server) == []
     (run,) = wandb_server.runs(project="refused")
     assert run.id == "job-x" and (run.created_count, run.resumed_count) == (1, 1)
     assert any(row.get("pre/value") == 1 for row in run.history), "the first attempt's data stays"
@@ -90,5 +87,5 @@ def test_resuming_another_runs_last_pt_without_a_run_id_leaves_only_that_run(wan
     ):
         h.train(resume=True, device="cpu")
     assert [run.id for run in wandb_server.runs(project="refused")] == ["job-a"]
-    (deleted,) = _deleted(wandb_server)
+    (deleted,) = deleted_runs(wandb_server)
     assert not deleted.endswith("/job-a")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import deleted_runs
 
 from wandb_ddp_bridge.testing import LocalWandbServer
 
@@ -30,7 +31,7 @@ def test_a_deleted_run_is_gone_and_its_artifacts_stay(wandb_server: LocalWandbSe
     doomed.delete()
 
     assert [r.id for r in wandb_server.runs(project="deletion")] == ["keeper"]
-    assert [e.detail["run"] for e in wandb_server.events("delete_run")] == [f"{run.entity}/deletion/doomed"]
+    assert deleted_runs(wandb_server) == [f"{run.entity}/deletion/doomed"]
     assert api.artifact_exists(f"{run.entity}/deletion/kept-model:v0")
     with pytest.raises(Exception, match="no run with id"):
         doomed.delete()  # the same storage id again: nothing left to delete

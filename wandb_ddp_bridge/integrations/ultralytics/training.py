@@ -52,8 +52,6 @@ def train(model: Any, ctx: TrainingContext, *, trainer: type | None = None, **tr
         check_checkpoint_run(model, train_kwargs)  # resuming another run's checkpoint is refused, both named
         base = trainer if trainer is not None else _task_trainer(model)
     except ConfigError as refused:
-        if isinstance(refused, TrainingRefused):
-            raise
         raise TrainingRefused(str(refused)) from refused
     bridged = bridged_trainer(base, spawns_workers=spawns_workers(train_kwargs.get("device")))
     original: Callable[..., Any] = getattr(model, _ORIGINAL_TRAIN_ATTR, None) or model.train
