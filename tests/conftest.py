@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -11,6 +12,11 @@ import pytest
 from wandb_ddp_bridge.ranks import LAUNCHER_VARIABLES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # support.py: the helpers the test folders share
+
+# A runner that starts the suite in the background of a script (`... &`) hands it SIGINT ignored, and the bridge
+# rightly leaves an ignored signal alone; the Ctrl-C tests need Python's own handler, in here and in children.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

@@ -281,6 +281,17 @@ def test_relogging_identical_content_creates_no_new_version(
     assert len(creates) == 4 and len(commits) == 3
 
 
+def test_an_uploaded_file_is_among_what_the_server_received_once(
+    artifact_scenario: tuple[LocalWandbServer, dict[str, Any]],
+) -> None:
+    """Uploads are kept once (with the upload, not again with the request), and the text scans that look for
+    leaked secrets still read them, exactly once."""
+    server, _ = artifact_scenario
+    assert server.all_received_text().count("m" * 900) == 1
+    puts = [r for r in server.requests if r.method == "PUT" and r.path.startswith("/upload/")]
+    assert 900 in [r.body_size for r in puts]
+
+
 def test_wandb_api_reads_config_summary_state_history_and_artifacts(
     artifact_scenario: tuple[LocalWandbServer, dict[str, Any]],
 ) -> None:

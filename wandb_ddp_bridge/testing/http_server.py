@@ -201,6 +201,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             run_path=record["run_path"],
             peer=self._peer(),
             t=t,
+            body_kept_elsewhere=record.get("stored_upload", False),
         )
         if reply is None:
             self._drop()
@@ -273,7 +274,9 @@ class RequestHandler(BaseHTTPRequestHandler):
                 return self._unauthorized(operation)
             return answer_file_stream(app, path, body, record, peer=self._peer())
         if kind == "upload" and method == "PUT":
-            return answer_upload(app, path, body)
+            reply = answer_upload(app, path, body)
+            record["stored_upload"] = reply.status == 200
+            return reply
         if kind in ("upload", "download") and method == "GET":
             return answer_download(app, path)
         if kind == "telemetry":

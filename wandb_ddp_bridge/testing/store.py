@@ -45,7 +45,10 @@ class Store(Database):
         run_path: str | None,
         peer: str,
         t: float,
+        body_kept_elsewhere: bool = False,
     ) -> None:
+        """Record one request. Its body is kept in ``bodies`` unless ``body_kept_elsewhere`` (a file upload,
+        whose content ``uploads`` already holds: a second copy doubled what each checkpoint upload wrote)."""
         with self.tx() as db:
             cur = db.execute(
                 "INSERT INTO requests(t, method, path, operation, user_agent, status, body_size, duration_ms,"
@@ -64,7 +67,7 @@ class Store(Database):
                     peer,
                 ),
             )
-            if body:
+            if body and not body_kept_elsewhere:
                 db.execute("INSERT INTO bodies(request_pk, body) VALUES (?,?)", (cur.lastrowid, body))
 
     def add_event(self, kind: str, operation: str | None, detail: dict[str, Any]) -> None:
@@ -102,17 +105,22 @@ class Store(Database):
         ]
 
     def iter_bodies(self) -> Iterator[bytes]:
+        """Every request body received: those kept with their requests, then the stored file uploads."""
+        yield from self._iter_blobs("SELECT request_pk AS pk, body AS blob FROM bodies WHERE request_pk > ?")
+        yield from self._iter_blobs(
+            "SELECT rowid AS pk, content AS blob FROM uploads WHERE rowid > ? AND content IS NOT NULL"
+        )
+
+    def _iter_blobs(self, select: str) -> Iterator[bytes]:
+        """The blobs ``select`` (with a ``pk > ?`` condition) finds, 200 rows per query: bodies can be large."""
         last = 0
         while True:
-            rows = self.q(
-                "SELECT request_pk, body FROM bodies WHERE request_pk > ? ORDER BY request_pk LIMIT 200",
-                (last,),
-            )
+            rows = self.q(f"{select} ORDER BY pk LIMIT 200", (last,))
             if not rows:
                 return
             for r in rows:
-                last = r["request_pk"]
-                yield bytes(r["body"])
+                last = r["pk"]
+                yield bytes(r["blob"])
 
     def request_paths(self) -> list[str]:
         return [r["path"] for r in self.q("SELECT path FROM requests ORDER BY pk")]
