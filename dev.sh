@@ -42,9 +42,11 @@ case "$task" in
   demo)  exec wandb-ddp-bridge demo "$@" ;;
   test)
     set +e
-    # two workers, each taking whole test files (module fixtures built once); BRIDGE_TEST_WORKERS=0: serial;
-    # the 25 slowest tests are listed at the end, to keep CI within its 15 minutes
-    python -m pytest -q -n "${BRIDGE_TEST_WORKERS:-2}" --dist loadfile --durations=25 "$@"
+    # three workers on two cores, each taking whole test files (module fixtures built once): many tests wait on
+    # wandb-core, the server or a retry, so a third worker fills those waits (measured on the 2-core CI machine:
+    # 599 s with two, 541 s with three). BRIDGE_TEST_WORKERS=0: serial. The 25 slowest tests are listed at the
+    # end, to keep CI within its 15 minutes.
+    python -m pytest -q -n "${BRIDGE_TEST_WORKERS:-3}" --dist loadfile --durations=25 "$@"
     rc=$?
     set -e
     if [ "$rc" -eq 5 ]; then echo "dev.sh: pytest collected no tests" >&2; exit 1; fi

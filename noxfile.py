@@ -82,8 +82,8 @@ def compat(session: nox.Session, release: str) -> None:
     python = _overlay_venv(
         session, f"ultralytics-{release}", f"ultralytics=={release}", *ULTRALYTICS_EXTRA.get(release, [])
     )
-    # two workers by whole file, as `dev.sh test` (xdist comes from the dev venv behind the overlay)
-    workers = ("-n", "2", "--dist", "loadfile")
+    # three workers by whole file, as `dev.sh test` (xdist comes from the dev venv behind the overlay)
+    workers = ("-n", "3", "--dist", "loadfile")
     session.run(python, "-m", "pytest", "-q", "-rs", *workers, *ULTRALYTICS_TESTS, *session.posargs, external=True)
 
 
@@ -93,7 +93,7 @@ WANDB_COMPAT_TEST_DEPS = (
     "pytest",
     "pytest-mock",
     "pytest-timeout",
-    "pytest-xdist",  # two workers, as `dev.sh test`: these tests mostly wait on the SDK and the server
+    "pytest-xdist",  # three workers, as `dev.sh test`: these tests mostly wait on the SDK and the server
     "boto3",
     "pyyaml",
     "omegaconf",
@@ -134,7 +134,7 @@ def wandb_compat(session: nox.Session, release: str) -> None:
         "pytest",
         "-q",
         "-n",
-        "2",
+        "3",  # 119 s against 145 s with two, on the 2-core CI machine
         "--dist",
         "loadfile",
         *WANDB_COMPAT_TESTS,
