@@ -31,10 +31,3 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest
     monkeypatch.setenv("WANDB_DISABLE_CODE", "true")
     monkeypatch.setenv("YOLO_OFFLINE", "true")  # Ultralytics 8.3.0 honours only the literal "true"
     monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path_factory.mktemp("yolo-config")))
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The files that train real models (marked ``slow``) go first. xdist hands each worker whole files in
-    this order: a long file started last is the whole suite's tail, started first the short ones fill in
-    around it."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order kept otherwise
