@@ -27,9 +27,12 @@ if [ ! -x "$VENV/.ready" ]; then
   "$VENV/bin/python" -m pip install -q -e ".[$EXTRAS]"
   printf '#!/bin/sh\n' > "$VENV/.ready" && chmod +x "$VENV/.ready"
 fi
-# the checkout may move (CI clones elsewhere): point the editable install at this one, cheaply
-"$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 \
-  || "$VENV/bin/python" -m pip install -q --no-deps -e .
+# the checkout may move (CI clones elsewhere): point the editable install at this one, unless it already does
+# (-I: the checkout itself must not be on the path for this test; CI runs two dev.sh tasks at once)
+if ! "$VENV/bin/python" -I -c 'import os, sys, wandb_ddp_bridge as m; sys.exit(os.path.dirname(os.path.dirname(m.__file__)) != sys.argv[1])' "$PWD" 2>/dev/null; then
+  "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e . >/dev/null 2>&1 \
+    || "$VENV/bin/python" -m pip install -q --no-deps -e .
+fi
 export PATH="$VENV/bin:$PATH" YOLO_OFFLINE=1
 # the browser tests drive the system Chromium (a Debian package: Playwright downloads no browser)
 if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
