@@ -29,8 +29,8 @@ from .training import tiny_training_args
 __all__ = ["LONGER", "bench_checkpoints"]
 
 EPOCHS = 3
-#: The longer trainings' synthetic datasets (images, and size in px, also their ``imgsz``): epochs of ~3 s and
-#: ~10 s on an idle 2-core machine.
+#: The longer trainings' synthetic datasets (images, and size in px, also their ``imgsz``): epochs of ~2 s and
+#: ~6 s on an idle 2-core machine.
 LONGER = ((96, 160), (288, 160))
 
 Row = tuple[str, str, str, str]
