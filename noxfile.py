@@ -46,6 +46,10 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"), env={"NO_MKDOCS_2_WARNING": "1"})
 
 
+# Three workers by whole file, as `dev.sh test`: on the 2-core CI machine most of these tests wait on the SDK
+# and the server (wandb_compat: 119 s against 145 s with two workers).
+XDIST_WORKERS = ("-n", "3", "--dist", "loadfile")
+
 # What `compat` runs against each release: the Ultralytics suite and the restarts that train a real model.
 ULTRALYTICS_TESTS = ("tests/ultralytics", "tests/restarts/test_restarts_training.py")
 
@@ -82,9 +86,9 @@ def compat(session: nox.Session, release: str) -> None:
     python = _overlay_venv(
         session, f"ultralytics-{release}", f"ultralytics=={release}", *ULTRALYTICS_EXTRA.get(release, [])
     )
-    # three workers by whole file, as `dev.sh test` (xdist comes from the dev venv behind the overlay)
-    workers = ("-n", "3", "--dist", "loadfile")
-    session.run(python, "-m", "pytest", "-q", "-rs", *workers, *ULTRALYTICS_TESTS, *session.posargs, external=True)
+    # xdist comes from the dev venv behind the overlay
+    tests = (*XDIST_WORKERS, *ULTRALYTICS_TESTS, *session.posargs)
+    session.run(python, "-m", "pytest", "-q", "-rs", *tests, external=True)
 
 
 # What wandb_compat needs besides wandb (no torch, no Ultralytics), and the reliability tests it runs too: the
@@ -133,10 +137,7 @@ def wandb_compat(session: nox.Session, release: str) -> None:
         "-m",
         "pytest",
         "-q",
-        "-n",
-        "3",  # 119 s against 145 s with two, on the 2-core CI machine
-        "--dist",
-        "loadfile",
+        *XDIST_WORKERS,
         *WANDB_COMPAT_TESTS,
         *WANDB_COMPAT_RELIABILITY,
         *session.posargs,
