@@ -6,6 +6,9 @@ rebuild the trainer class and the callbacks by reference.
 * ``DDP_FAULT_EXIT="<rank>:<epoch>:<code>[:mid]"`` makes that global rank ``os._exit(code)`` (no cleanup at
   all, like a segfault) at the start of that 1-based epoch, or (``:mid``) after its first training batch; a
   negative code sends that signal to itself instead (``-9``: SIGKILL, as the OOM killer does).
+* ``DDP_FAULT_HOLD_AT=<epoch>`` makes every rank wait (in short sleeps a signal interrupts) at the start of
+  that 1-based epoch, for up to ``HOLD_SECONDS``: a test that signals "mid-training" once the epoch before is
+  on the server then never races a short training to its end.
 * ``DDP_FAULT_EPOCH_LOG=<file>``: :func:`record_epoch` appends each epoch that global rank 0 finished, after
   the bridge logged its row (at ``on_fit_epoch_end``, where the bridge's callback runs first), so a test can
   compare the rows logged with the rows the server recorded. The trainer above calls it; in-process training
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,8 @@ from ul_rig import CPUDDPDetectionTrainer  # noqa: E402
 
 FAULT_ENV = "DDP_FAULT_EXIT"
 EPOCH_LOG_ENV = "DDP_FAULT_EPOCH_LOG"
+HOLD_ENV = "DDP_FAULT_HOLD_AT"
+HOLD_SECONDS = 60.0
 
 
 class FaultyCPUDDPDetectionTrainer(CPUDDPDetectionTrainer):  # type: ignore[misc]
@@ -36,6 +42,8 @@ class FaultyCPUDDPDetectionTrainer(CPUDDPDetectionTrainer):  # type: ignore[misc
     def run_callbacks(self, event: str) -> None:
         if os.environ.get(FAULT_ENV):
             _maybe_die(event, int(getattr(self, "epoch", 0)) + 1, os.environ[FAULT_ENV])
+        if event == "on_train_epoch_start" and os.environ.get(HOLD_ENV) == str(int(getattr(self, "epoch", 0)) + 1):
+            _hold()
         super().run_callbacks(event)
         if event == "on_fit_epoch_end":
             record_epoch(self)  # here, not as a model callback: releases before 8.4.140 do not ship those
@@ -52,6 +60,15 @@ def _maybe_die(event: str, epoch: int, fault: str) -> None:
     if int(code) < 0:
         os.kill(os.getpid(), -int(code))  # a real signal, e.g. SIGKILL (the OOM killer's)
     os._exit(int(code))
+
+
+def _hold() -> None:
+    """Wait at this epoch's start for the test's signal; go on after ``HOLD_SECONDS`` if none came."""
+    sys.stderr.write(f"ddp_fault_rig: rank {os.environ.get('RANK')} holds for a signal\n")
+    sys.stderr.flush()
+    deadline = time.monotonic() + HOLD_SECONDS
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def record_epoch(trainer: Any) -> None:

@@ -150,12 +150,15 @@ def _run_scenario(
     expect_raise: bool = True,
     at_training: Callable[[], None] | None = None,
     extra_env: dict[str, str] | None = None,
+    hold_at: int | None = None,
 ) -> Outcome:
     """Run the scenario; once the first epoch row is on the server, call ``at_training`` and ``send`` a signal
-    to the session's process or (``to_group``) to its whole process group, as a terminal's Ctrl-C does."""
+    to the session's process or (``to_group``) to its whole process group, as a terminal's Ctrl-C does.
+    ``hold_at``: the DDP ranks wait at the start of that epoch (for the signal), so a short training cannot
+    end before the signal lands."""
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
-    from ddp_fault_rig import EPOCH_LOG_ENV, FAULT_ENV, recorded_epochs  # imports Ultralytics: only here
+    from ddp_fault_rig import EPOCH_LOG_ENV, FAULT_ENV, HOLD_ENV, recorded_epochs  # imports Ultralytics: only here
 
     tag = uuid.uuid4().hex
     tmp_path.mkdir(parents=True, exist_ok=True)
@@ -173,6 +176,8 @@ def _run_scenario(
     env.update(extra_env or {})
     if fault:
         env[FAULT_ENV] = fault
+    if hold_at is not None:
+        env[HOLD_ENV] = str(hold_at)
     options = {
         "workdir": str(tmp_path),
         "project": PROJECT,
@@ -366,11 +371,13 @@ def test_a_ddp_training_preempted_by_sigterm_resumes_into_the_same_run(wandb_ser
     """Issue 14 through the DDP launcher: attempt 1 gets SIGTERM (to the parent) mid-training, attempt 2 (a new
     process) resumes last.pt with the same run_id: one run, every epoch once, no process left by either."""
     restart = {"run_id": "ddp-restart"}
-    first = _run_scenario(wandb_server, tmp_path / "a1", ddp=True, epochs=4, send=signal.SIGTERM, restart=restart)
+    first = _run_scenario(
+        wandb_server, tmp_path / "a1", ddp=True, epochs=4, send=signal.SIGTERM, restart=restart, hold_at=2
+    )
     _report("attempt 1 (SIGTERM to the DDP parent)", first)
     assert first.returncode == 143 and first.raised["type"] == "Terminated", first.raised
     before = [row["epoch"] for row in first.run.history if TRAIN_LOSS in row]
-    assert 1 <= len(before) < 4, before
+    assert before == [1], before  # the ranks held at epoch 2's start for the signal
     last = tmp_path / "a1" / "runs" / "train" / "weights" / "last.pt"
     second = _run_scenario(
         wandb_server, tmp_path / "a2", ddp=True, epochs=4, expect_raise=False, restart={**restart, "resume": str(last)}
@@ -397,7 +404,9 @@ def test_a_preempted_ddp_training_restarts_from_the_runs_checkpoint_on_a_fresh_n
     """Issue 21 through the DDP launcher: the rank-0 worker uploads each epoch's last.pt; after SIGTERM the run's
     ``latest`` is the newest saved epoch; attempt 2, without attempt 1's directory, resumes it."""
     restart = {"run_id": "ddp-ckpt", "checkpoints": "wandb", "checkpoint_keep": 4}  # the used version stays
-    first = _run_scenario(wandb_server, tmp_path / "a1", ddp=True, epochs=4, send=signal.SIGTERM, restart=restart)
+    first = _run_scenario(
+        wandb_server, tmp_path / "a1", ddp=True, epochs=4, send=signal.SIGTERM, restart=restart, hold_at=2
+    )
     _report("attempt 1 (SIGTERM to the DDP parent, checkpoints)", first)
     assert first.returncode == 143, first.output[-4000:]
     before = [row["epoch"] for row in first.run.history if TRAIN_LOSS in row]
