@@ -74,13 +74,16 @@ def _hold() -> None:
 def record_epoch(trainer: Any) -> None:
     """``on_fit_epoch_end``: note the epoch global rank 0 (or the only process) just logged."""
     path = os.environ.get(EPOCH_LOG_ENV)
+    if int(trainer.epoch) + 1 > int(trainer.epochs):
+        return  # the final validation's call: releases from 8.4 make it at epochs + 1 (the best model's metrics)
     if path and int(os.environ.get("RANK", "-1")) in (-1, 0):
         with open(path, "a") as log:
             log.write(f"{int(trainer.epoch) + 1}\n")
 
 
 def recorded_epochs(path: Path) -> list[int]:
-    """The epochs :func:`record_epoch` wrote, in order, once each (the final validation repeats the last)."""
+    """The epochs :func:`record_epoch` wrote, in order, once each (older releases' final validation repeats the
+    last)."""
     if not path.exists():
         return []
     return list(dict.fromkeys(int(line) for line in path.read_text().split()))

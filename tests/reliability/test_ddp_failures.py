@@ -154,8 +154,8 @@ def _run_scenario(
 ) -> Outcome:
     """Run the scenario; once the first epoch row is on the server, call ``at_training`` and ``send`` a signal
     to the session's process or (``to_group``) to its whole process group, as a terminal's Ctrl-C does.
-    ``hold_at``: the DDP ranks wait at the start of that epoch (for the signal), so a short training cannot
-    end before the signal lands."""
+    ``hold_at``: the DDP ranks wait at the start of that epoch, and the signal goes once the epoch before it is
+    on the server, so a short training neither ends before the signal nor gets it at another epoch."""
     if str(HERE) not in sys.path:
         sys.path.insert(0, str(HERE))
     from ddp_fault_rig import EPOCH_LOG_ENV, FAULT_ENV, HOLD_ENV, recorded_epochs  # imports Ultralytics: only here
@@ -202,7 +202,8 @@ def _run_scenario(
         peak = 0
         signalled = started = time.monotonic()
         if send is not None or at_training is not None:
-            peak = _wait_for_training(server, proc, log_path, tag, sessions=2 if ddp else 1)
+            first_rows = hold_at - 1 if hold_at else 1
+            peak = _wait_for_training(server, proc, log_path, tag, sessions=2 if ddp else 1, epoch=first_rows)
             if at_training is not None:
                 at_training()
         if send is not None:
@@ -249,19 +250,22 @@ def _run_scenario(
     )
 
 
-def _wait_for_training(server: Any, proc: subprocess.Popen[bytes], log_path: Path, tag: str, *, sessions: int) -> int:
-    """Until the server holds the first epoch row of the training session; the most tagged processes seen."""
+def _wait_for_training(
+    server: Any, proc: subprocess.Popen[bytes], log_path: Path, tag: str, *, sessions: int, epoch: int = 1
+) -> int:
+    """Until the server holds the training session's row of ``epoch``; the most tagged processes seen."""
     deadline = time.monotonic() + HANG_LIMIT  # the scenario ends itself by then if it hangs
     peak = 0
     while time.monotonic() < deadline:
         assert proc.poll() is None, log_path.read_text(errors="replace")[-6000:]
         peak = max(peak, len(_tagged(tag)))
         runs = server.runs()
-        if runs and len(runs[0].sessions) >= sessions and any(TRAIN_LOSS in row for row in runs[0].history):
+        rows = runs[0].history if runs and len(runs[0].sessions) >= sessions else []
+        if any(TRAIN_LOSS in row and row["epoch"] >= epoch for row in rows):
             return max(peak, len(_tagged(tag)))
         time.sleep(0.2)
     pytest.fail(
-        f"no epoch row reached the server within {HANG_LIMIT:.0f} s:\n" + log_path.read_text(errors="replace")[-6000:]
+        f"no row of epoch {epoch} reached the server within {HANG_LIMIT:.0f} s:\n" + log_path.read_text(errors="replace")[-6000:]
     )
 
 
@@ -372,15 +376,15 @@ def test_a_ddp_training_preempted_by_sigterm_resumes_into_the_same_run(wandb_ser
     process) resumes last.pt with the same run_id: one run, every epoch once, no process left by either."""
     restart = {"run_id": "ddp-restart"}
     first = _run_scenario(
-        wandb_server, tmp_path / "a1", ddp=True, epochs=4, send=signal.SIGTERM, restart=restart, hold_at=2
+        wandb_server, tmp_path / "a1", ddp=True, epochs=3, send=signal.SIGTERM, restart=restart, hold_at=3
     )
     _report("attempt 1 (SIGTERM to the DDP parent)", first)
     assert first.returncode == 143 and first.raised["type"] == "Terminated", first.raised
     before = [row["epoch"] for row in first.run.history if TRAIN_LOSS in row]
-    assert before == [1], before  # the ranks held at epoch 2's start for the signal
+    assert before == [1, 2], before  # the ranks held at epoch 3's start for the signal
     last = tmp_path / "a1" / "runs" / "train" / "weights" / "last.pt"
     second = _run_scenario(
-        wandb_server, tmp_path / "a2", ddp=True, epochs=4, expect_raise=False, restart={**restart, "resume": str(last)}
+        wandb_server, tmp_path / "a2", ddp=True, epochs=3, expect_raise=False, restart={**restart, "resume": str(last)}
     )
     _report("attempt 2 (resumed)", second)
     assert second.returncode == 0, second.output[-4000:]
@@ -389,7 +393,8 @@ def test_a_ddp_training_preempted_by_sigterm_resumes_into_the_same_run(wandb_ser
     assert run.state == "finished" and run.sessions[-1].exit_code == 0
     assert not run.overlapping and all(s.complete for s in run.sessions)
     epochs = [row["epoch"] for row in run.history if TRAIN_LOSS in row]
-    assert epochs == [1, 2, 3, 4], epochs  # every epoch exactly once, in order, across both attempts
+    assert epochs == [1, 2, 3], epochs  # every epoch exactly once, in order, across both attempts
+    assert second.logged == [3], second.logged  # attempt 2 trained only the epoch after last.pt
     steps = [row["_step"] for row in run.history]
     assert steps == sorted(set(steps))
     assert "post/score" in run.history[-1]
@@ -401,28 +406,31 @@ def test_a_ddp_training_preempted_by_sigterm_resumes_into_the_same_run(wandb_ser
 def test_a_preempted_ddp_training_restarts_from_the_runs_checkpoint_on_a_fresh_node(
     wandb_server: Any, tmp_path: Path
 ) -> None:
-    """Issue 21 through the DDP launcher: the rank-0 worker uploads each epoch's last.pt; after SIGTERM the run's
-    ``latest`` is the newest saved epoch; attempt 2, without attempt 1's directory, resumes it."""
+    """Issue 21's "done when" through the DDP launcher: the rank-0 worker uploads each epoch's last.pt; SIGTERM
+    after epoch 2 of 3 leaves the run's ``latest`` at epoch 2; attempt 2, without attempt 1's directory, resumes
+    it and trains only epoch 3: one finished run, epochs 1..3 once each."""
     restart = {"run_id": "ddp-ckpt", "checkpoints": "wandb", "checkpoint_keep": 4}  # the used version stays
     first = _run_scenario(
-        wandb_server, tmp_path / "a1", ddp=True, epochs=4, send=signal.SIGTERM, restart=restart, hold_at=2
+        wandb_server, tmp_path / "a1", ddp=True, epochs=3, send=signal.SIGTERM, restart=restart, hold_at=3
     )
     _report("attempt 1 (SIGTERM to the DDP parent, checkpoints)", first)
     assert first.returncode == 143, first.output[-4000:]
     before = [row["epoch"] for row in first.run.history if TRAIN_LOSS in row]
+    assert before == [1, 2], before  # the ranks held at epoch 3's start for the signal
     latest = [a for a in first.run.artifacts if a.name == "checkpoint-ddp-ckpt" and "latest" in a.aliases]
-    assert [a.metadata["epoch"] for a in latest] == [max(before)], "the newest saved last.pt went up"
+    assert [a.metadata["epoch"] for a in latest] == [2], "the newest saved last.pt went up"
     shutil.rmtree(tmp_path / "a1")
     second = _run_scenario(
-        wandb_server, tmp_path / "a2", ddp=True, epochs=4, expect_raise=False, restart={**restart, "resume": "run"}
+        wandb_server, tmp_path / "a2", ddp=True, epochs=3, expect_raise=False, restart={**restart, "resume": "run"}
     )
     _report("attempt 2 (resumed from the run's checkpoint)", second)
     assert second.returncode == 0, second.output[-4000:]
     run = second.run
-    assert [row["epoch"] for row in run.history if TRAIN_LOSS in row] == [1, 2, 3, 4]
+    assert [row["epoch"] for row in run.history if TRAIN_LOSS in row] == [1, 2, 3]
     assert run.state == "finished" and run.created_count == 1
+    assert second.logged == [3], second.logged  # attempt 2 trained only epoch 3
     used = [a for a in run.artifacts if a.name == "checkpoint-ddp-ckpt" and run.path in a.used_by]
-    assert [a.metadata["epoch"] for a in used] == [max(before)], "attempt 2 used the run's latest checkpoint"
+    assert [a.metadata["epoch"] for a in used] == [2], "attempt 2 used the run's latest checkpoint"
 
 
 @pytest.mark.slow
