@@ -265,7 +265,8 @@ def _wait_for_training(
             return max(peak, len(_tagged(tag)))
         time.sleep(0.2)
     pytest.fail(
-        f"no row of epoch {epoch} reached the server within {HANG_LIMIT:.0f} s:\n" + log_path.read_text(errors="replace")[-6000:]
+        f"no row of epoch {epoch} reached the server within {HANG_LIMIT:.0f} s:\n"
+        + log_path.read_text(errors="replace")[-6000:]
     )
 
 
