@@ -40,9 +40,10 @@ class FaultyCPUDDPDetectionTrainer(CPUDDPDetectionTrainer):  # type: ignore[misc
     notes the epochs it logged."""
 
     def run_callbacks(self, event: str) -> None:
+        epoch = int(getattr(self, "epoch", 0)) + 1
         if os.environ.get(FAULT_ENV):
-            _maybe_die(event, int(getattr(self, "epoch", 0)) + 1, os.environ[FAULT_ENV])
-        if event == "on_train_epoch_start" and os.environ.get(HOLD_ENV) == str(int(getattr(self, "epoch", 0)) + 1):
+            _maybe_die(event, epoch, os.environ[FAULT_ENV])
+        if event == "on_train_epoch_start" and os.environ.get(HOLD_ENV) == str(epoch):
             _hold()
         super().run_callbacks(event)
         if event == "on_fit_epoch_end":

@@ -202,8 +202,8 @@ def _run_scenario(
         peak = 0
         signalled = started = time.monotonic()
         if send is not None or at_training is not None:
-            first_rows = hold_at - 1 if hold_at else 1
-            peak = _wait_for_training(server, proc, log_path, tag, sessions=2 if ddp else 1, epoch=first_rows)
+            signal_after = hold_at - 1 if hold_at else 1  # the epoch whose row must be on the server first
+            peak = _wait_for_training(server, proc, log_path, tag, sessions=2 if ddp else 1, epoch=signal_after)
             if at_training is not None:
                 at_training()
         if send is not None:
